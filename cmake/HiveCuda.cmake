@@ -1,0 +1,23 @@
+# Resolves HIVE_CUDA (AUTO/ON/OFF) into HIVE_WITH_CUDA and enables the CUDA language when on.
+include(CheckLanguage)
+set(HIVE_WITH_CUDA OFF)
+if(HIVE_CUDA STREQUAL "ON" OR HIVE_CUDA STREQUAL "AUTO")
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(HIVE_WITH_CUDA ON)
+  elseif(HIVE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "HIVE_CUDA=ON but no CUDA compiler (nvcc) was found; "
+                        "install the CUDA toolkit or configure with -DHIVE_CUDA=OFF")
+  endif()
+elseif(NOT HIVE_CUDA STREQUAL "OFF")
+  message(FATAL_ERROR "HIVE_CUDA must be AUTO, ON or OFF, got '${HIVE_CUDA}'")
+endif()
+
+if(HIVE_WITH_CUDA)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 90a)
+  endif()
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+endif()
+message(STATUS "hive: CUDA backend ${HIVE_WITH_CUDA} (HIVE_CUDA=${HIVE_CUDA})")

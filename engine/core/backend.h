@@ -1,0 +1,188 @@
+// Backend: the kernel table of one device type.
+//
+// Engine ops (engine/ops) check arguments, allocate outputs and record autograd; then they call
+// the backend of their tensors' device to fill the outputs. The CPU backend lives in
+// engine/cpu; the CUDA backend (cuda/) implements the same interface and plugs itself in with
+// register_backend() at start-up, so engine never includes CUDA headers.
+//
+// Contract for every kernel: all tensors are contiguous, live on this backend's device, and
+// have been checked by the calling op (shapes, dtypes, index ranges); outputs are preallocated
+// and every element of them is written (or, where stated, accumulated into).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "engine/core/axis_layout.h"
+#include "engine/core/device.h"
+#include "engine/core/random.h"
+#include "engine/core/tensor.h"
+
+namespace hive {
+
+enum class UnaryOp : uint8_t { kRelu, kGelu, kTanh, kSigmoid, kExp, kLog, kNeg, kSquare, kSqrt };
+enum class BinaryOp : uint8_t { kAdd, kSub, kMul, kDiv };
+enum class ReduceOp : uint8_t { kSum, kMean, kMax };
+enum class SoftmaxKind : uint8_t { kSoftmax, kLogSoftmax };
+enum class Transpose : uint8_t { kNo, kYes };
+
+// out[b] = alpha * op(a[b]) @ op(b[b]) + beta * out[b] (+ bias broadcast over rows), for b in
+// [0, batch). op() transposes when asked. A batch stride of 0 reuses one matrix for every b.
+// Shapes: op(a) is [m, k], op(b) is [k, n], out is [m, n]; bias, when defined, is [n].
+struct GemmArgs {
+  Tensor a;
+  Tensor b;
+  Tensor out;
+  Tensor bias;
+  Transpose transpose_a = Transpose::kNo;
+  Transpose transpose_b = Transpose::kNo;
+  int64_t batch = 1;
+  int64_t m = 0;
+  int64_t n = 0;
+  int64_t k = 0;
+  int64_t stride_a = 0;  // elements between consecutive matrices of a (0: shared)
+  int64_t stride_b = 0;
+  int64_t stride_out = 0;
+  float alpha = 1.0f;
+  float beta = 0.0f;
+};
+
+struct SgdHyper {
+  float lr = 0.0f;
+  float momentum = 0.0f;
+  float dampening = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+  bool first_step = false;  // the momentum buffer starts as the gradient itself (as PyTorch)
+};
+
+struct SgdTensors {
+  Tensor param;
+  Tensor grad;
+  Tensor momentum;  // undefined when momentum == 0
+};
+
+struct AdamHyper {
+  float lr = 0.0f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  bool decoupled_weight_decay = false;  // AdamW when true, L2 added to the gradient when false
+  bool amsgrad = false;
+  int64_t step = 0;  // 1 on the first update (for bias correction)
+};
+
+struct AdamTensors {
+  Tensor param;
+  Tensor grad;
+  Tensor exp_avg;
+  Tensor exp_avg_sq;
+  Tensor max_exp_avg_sq;  // only with amsgrad
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+
+  // --- Memory ---
+  // Uninitialized bytes on `device`; the deleter of the returned pointer frees them.
+  virtual std::shared_ptr<std::byte> allocate(size_t bytes, Device device) = 0;
+  // Same dtype and element count; src and dst may be on different devices as long as this
+  // backend owns at least one of them (the CPU backend copies only CPU to CPU).
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  // Same device and element count, any two dtypes (floats round to nearest even).
+  virtual void cast(const Tensor& src, const Tensor& dst) = 0;
+  virtual void fill(const Tensor& out, double value) = 0;
+  virtual void arange(const Tensor& out) = 0;
+  // Counter-based draws (engine/core/counter_random.h): element i uses counter offset + i.
+  virtual void fill_uniform(const Tensor& out, RandomStream stream, double low, double high) = 0;
+  virtual void fill_normal(const Tensor& out, RandomStream stream, double mean, double stddev) = 0;
+
+  // --- Elementwise ---
+  virtual void unary(UnaryOp op, const Tensor& x, const Tensor& out) = 0;
+  // grad_x = grad_out * d op(x) / dx; y = op(x) is given too, since some derivatives use it.
+  virtual void unary_backward(UnaryOp op, const Tensor& grad_out, const Tensor& x,
+                              const Tensor& y, const Tensor& grad_x) = 0;
+  // out = a op b with NumPy broadcasting (out has the broadcast shape).
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // out = scale * x + shift. out may be x (in place).
+  virtual void affine(const Tensor& x, float scale, float shift, const Tensor& out) = 0;
+  // Sums x over the axes along which out's shape broadcasts to x's shape (the backward of a
+  // broadcast). out.rank() <= x.rank(); out's shape is aligned to the right of x's.
+  virtual void sum_to(const Tensor& x, const Tensor& out) = 0;
+  // out = sum of squares of all elements of each tensor: out[i] for tensors[i]; out is f32 [n].
+  virtual void sum_of_squares(std::span<const Tensor> tensors, const Tensor& out) = 0;
+
+  // --- Matrix products ---
+  virtual void gemm(const GemmArgs& args) = 0;
+  // out = x with its last two axes swapped.
+  virtual void transpose(const Tensor& x, const Tensor& out) = 0;
+
+  // --- Along an axis ---
+  // out is [outer, inner]; for kMax, argmax (i64 [outer, inner]) gets the first index of the max.
+  virtual void reduce(ReduceOp op, const Tensor& x, AxisLayout layout, const Tensor& out,
+                      const Tensor& argmax) = 0;
+  virtual void softmax(SoftmaxKind kind, const Tensor& x, AxisLayout layout, const Tensor& out) = 0;
+  // y is the forward output (probabilities, or log-probabilities for kLogSoftmax).
+  virtual void softmax_backward(SoftmaxKind kind, const Tensor& y, const Tensor& grad_y,
+                                AxisLayout layout, const Tensor& grad_x) = 0;
+  // logits [n, c] float, labels [n] i32/i64 in [0, c): loss (f32 scalar) = mean over rows of
+  // logsumexp(row) - row[label]; log_sum_exp (f32 [n]) is kept for backward.
+  virtual void cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& loss,
+                             const Tensor& log_sum_exp) = 0;
+  // grad_logits = grad_loss * (softmax(logits) - onehot(labels)) / n; grad_loss is a f32 scalar.
+  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& labels,
+                                      const Tensor& log_sum_exp, const Tensor& grad_loss,
+                                      const Tensor& grad_logits) = 0;
+  // Over the last axis (size c) of x seen as [rows, c]: out = (x - mean) * rstd * weight + bias;
+  // mean and rstd (f32 [rows]) are kept for backward.
+  virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps,
+                          const Tensor& out, const Tensor& mean, const Tensor& rstd) = 0;
+  // grad_weight and grad_bias are written (not accumulated); any of the grads may be undefined.
+  virtual void layer_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& rstd, const Tensor& grad_x,
+                                   const Tensor& grad_weight, const Tensor& grad_bias) = 0;
+  // out = x * keep / (1 - p) with keep = random_uniform(seed, i) >= p. Backward is the same
+  // call on the gradient with the same seed: the mask is recomputed, never stored.
+  virtual void dropout(const Tensor& x, float p, uint64_t seed, const Tensor& out) = 0;
+
+  // --- Indexing (index tensors are i32 or i64, in range) ---
+  // out[o, j, i] = x[o, index[j], i]; x is [outer, axis, inner] and out [outer, len(index), inner].
+  virtual void index_select(const Tensor& x, AxisLayout x_layout, const Tensor& index,
+                            const Tensor& out) = 0;
+  // out[o, index[j], i] += src[o, j, i] (accumulates; repeated indices add up).
+  virtual void index_add(const Tensor& out, AxisLayout out_layout, const Tensor& index,
+                         const Tensor& src) = 0;
+  // index and out have x's shape except along the axis (length k):
+  // out[o, j, i] = x[o, index[o, j, i], i].
+  virtual void gather(const Tensor& x, AxisLayout x_layout, const Tensor& index,
+                      const Tensor& out) = 0;
+  // out[o, index[o, j, i], i] += src[o, j, i] (accumulates).
+  virtual void scatter_add(const Tensor& out, AxisLayout out_layout, const Tensor& index,
+                           const Tensor& src) = 0;
+  // Concatenates along `axis`; every input has out's shape except along it.
+  virtual void concat(std::span<const Tensor> inputs, int axis, const Tensor& out) = 0;
+  // The inverse: outputs[i] gets its slice of x along `axis`.
+  virtual void split(const Tensor& x, int axis, std::span<const Tensor> outputs) = 0;
+  // The k largest along the last axis, in descending order; ties keep the lower index first and
+  // NaN counts as the largest value (as PyTorch). indices are i64.
+  virtual void topk(const Tensor& x, int64_t k, const Tensor& values, const Tensor& indices) = 0;
+
+  // --- Optimizers: one call updates a whole list of parameters in place ---
+  virtual void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) = 0;
+  virtual void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) = 0;
+};
+
+// The backend for `device`'s type; throws hive::Error if none is registered (for CUDA: built
+// without CUDA, or the CUDA backend's registration was not called at start-up).
+Backend& backend_for(Device device);
+// Installs the backend for a device type, replacing any earlier one. Not thread-safe: call it at
+// start-up, before any tensor on that device exists.
+void register_backend(DeviceType type, Backend* backend);
+
+}  // namespace hive

@@ -1,0 +1,56 @@
+#include "engine/io/checkpoint.h"
+
+#include <chrono>
+#include <filesystem>
+
+namespace hive::io {
+namespace {
+
+constexpr const char* kCheckpointId = "checkpoint_id";
+
+std::string model_path(const std::string& directory) { return directory + "/model.safetensors"; }
+std::string optimizer_path(const std::string& directory) { return directory + "/optimizer.safetensors"; }
+
+}  // namespace
+
+Status save_checkpoint(const std::string& directory, const nn::Module& model,
+                       const optim::Optimizer& optimizer, Metadata metadata) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) {
+    return Status::error(str_cat("save_checkpoint: cannot create directory '", directory, "': ",
+                                 error.message()));
+  }
+  metadata[kCheckpointId] =
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  if (Status status = write_safetensors(optimizer_path(directory), optimizer.state(), metadata);
+      !status.is_ok()) {
+    return status;
+  }
+  return write_safetensors(model_path(directory), model.named_parameters(), metadata);
+}
+
+Result<Metadata> load_checkpoint(const std::string& directory, nn::Module& model,
+                                 optim::Optimizer& optimizer) {
+  Result<SafetensorsFile> model_file = read_safetensors(model_path(directory));
+  if (!model_file.is_ok()) return model_file.status();
+  Result<SafetensorsFile> optimizer_file = read_safetensors(optimizer_path(directory));
+  if (!optimizer_file.is_ok()) return optimizer_file.status();
+  const Metadata& metadata = model_file.value().metadata;
+  const auto id = metadata.find(kCheckpointId);
+  const auto optimizer_id = optimizer_file.value().metadata.find(kCheckpointId);
+  if (id == metadata.end() || optimizer_id == optimizer_file.value().metadata.end() ||
+      id->second != optimizer_id->second) {
+    return Status::error(str_cat("load_checkpoint: '", directory,
+                                 "': model and optimizer files are from different saves"));
+  }
+  try {
+    model.load_parameters(model_file.value().by_name());
+    optimizer.load_state(optimizer_file.value().by_name());
+  } catch (const Error& mismatch) {
+    return Status::error(str_cat("load_checkpoint: '", directory, "': ", mismatch.what()));
+  }
+  return metadata;
+}
+
+}  // namespace hive::io

@@ -1,0 +1,82 @@
+#include "engine/nn/mixture_of_experts.h"
+
+#include <numeric>
+#include <string>
+
+#include "engine/nn/moe_dispatch.h"
+#include "engine/ops.h"
+
+namespace hive::nn {
+namespace {
+
+int64_t product(std::span<const int64_t> dims) {
+  return std::accumulate(dims.begin(), dims.end(), int64_t{1}, std::multiplies<>());
+}
+
+int64_t total(std::span<const int64_t> dims) {
+  return std::accumulate(dims.begin(), dims.end(), int64_t{0});
+}
+
+}  // namespace
+
+Tensor grid_scores(const Tensor& dimension_scores, std::span<const int64_t> grid) {
+  HIVE_REQUIRE(!grid.empty(), "grid_scores: the grid has no dimensions");
+  HIVE_REQUIRE(dimension_scores.defined() && dimension_scores.rank() == 2 &&
+                   dimension_scores.size(1) == total(grid),
+               "grid_scores: scores have shape ",
+               dimension_scores.defined() ? str_cat(dimension_scores.shape()) : std::string("undefined"),
+               ", expected [n, ", total(grid), "] for the grid");
+  const int64_t rows = dimension_scores.size(0);
+  const std::vector<Tensor> parts = split(dimension_scores, 1, grid);
+  // Outer sum, one dimension at a time: [n, P] + [n, g] -> [n, P * g] (row-major coordinates).
+  Tensor scores = parts[0];
+  for (size_t d = 1; d < parts.size(); ++d) {
+    const int64_t covered = scores.size(1);
+    scores = add(scores.reshape(Shape{rows, covered, 1}), parts[d].reshape(Shape{rows, 1, grid[d]}))
+                 .reshape(Shape{rows, covered * grid[d]});
+  }
+  return scores;
+}
+
+MixtureOfExperts::MixtureOfExperts(MoeConfig config, const ExpertFactory& make_expert,
+                                   Generator& generator)
+    : config_(std::move(config)) {
+  HIVE_REQUIRE(config_.in_features > 0, "MixtureOfExperts: in_features must be positive, got ",
+               config_.in_features);
+  HIVE_REQUIRE(!config_.grid.empty(), "MixtureOfExperts: the grid has no dimensions");
+  for (int64_t size : config_.grid) {
+    HIVE_REQUIRE(size > 0, "MixtureOfExperts: grid dimension of size ", size);
+  }
+  const int64_t experts = product(config_.grid);
+  HIVE_REQUIRE(config_.k >= 1 && config_.k <= experts, "MixtureOfExperts: k = ", config_.k,
+               " is outside [1, ", experts, "]");
+  gate_ = register_module("gate", std::make_shared<Linear>(config_.in_features, total(config_.grid),
+                                                            generator));
+  experts_ = register_module("experts", std::make_shared<ModuleList>());
+  for (int64_t e = 0; e < experts; ++e) {
+    auto expert = make_expert(e, generator);
+    HIVE_REQUIRE(expert != nullptr, "MixtureOfExperts: the expert factory returned null for expert ", e);
+    experts_->add(std::move(expert));
+  }
+}
+
+Routing MixtureOfExperts::route(const Tensor& x) {
+  HIVE_REQUIRE(x.defined() && x.rank() == 2 && x.size(1) == config_.in_features,
+               "MixtureOfExperts: input has shape ", x.defined() ? str_cat(x.shape()) : std::string("undefined"),
+               ", expected [n, ", config_.in_features, "]");
+  const TopK best = topk(grid_scores(gate_->forward(x), config_.grid), config_.k);
+  return {best.indices, softmax(best.values, -1)};
+}
+
+Tensor MixtureOfExperts::forward(const Tensor& x) {
+  const Routing routing = route(x);
+  const DispatchPlan plan = plan_dispatch(routing.expert_indices, num_experts());
+  const std::vector<Tensor> batches = dispatch(x, plan);
+  std::vector<Tensor> outputs(batches.size());
+  for (size_t e = 0; e < batches.size(); ++e) {
+    if (plan.expert_counts[e] > 0) outputs[e] = (*experts_)[e].forward(batches[e]);
+  }
+  return combine(outputs, routing.weights, plan);
+}
+
+}  // namespace hive::nn

@@ -1,0 +1,171 @@
+#include "engine/ops/matmul.h"
+
+#include "engine/autograd/record.h"
+#include "engine/core/backend.h"
+#include "engine/ops/checks.h"
+#include "engine/ops/elementwise.h"
+
+namespace hive {
+namespace {
+
+// A matrix operand: `rows x cols` as stored, `count` of them `stride` elements apart (stride 0:
+// one matrix shared by the whole batch).
+struct MatrixOperand {
+  Tensor tensor;
+  int64_t rows;
+  int64_t cols;
+  int64_t stride;
+};
+
+// out = op(a) @ op(b) (+ bias), batched over `batch`. Shapes must already be checked.
+void gemm_into(const MatrixOperand& a, Transpose transpose_a, const MatrixOperand& b,
+               Transpose transpose_b, const Tensor& out, int64_t batch, float beta,
+               const Tensor& bias = Tensor()) {
+  GemmArgs args;
+  args.a = a.tensor;
+  args.b = b.tensor;
+  args.out = out;
+  args.bias = bias;
+  args.transpose_a = transpose_a;
+  args.transpose_b = transpose_b;
+  args.batch = batch;
+  args.m = transpose_a == Transpose::kYes ? a.cols : a.rows;
+  args.k = transpose_a == Transpose::kYes ? a.rows : a.cols;
+  args.n = transpose_b == Transpose::kYes ? b.rows : b.cols;
+  args.stride_a = a.stride;
+  args.stride_b = b.stride;
+  args.stride_out = batch > 1 ? args.m * args.n : 0;
+  args.beta = beta;
+  backend_for(out.device()).gemm(args);
+}
+
+MatrixOperand as_matrix(const Tensor& t) {
+  return {t, t.size(-2), t.size(-1), t.size(-2) * t.size(-1)};
+}
+
+// [..., rows, cols] with all leading dimensions folded into the rows: one big matrix.
+MatrixOperand as_folded_matrix(const Tensor& t) {
+  return {t, t.numel() / t.size(-1), t.size(-1), 0};
+}
+
+void check_matmul_operands(const char* op, const Tensor& a, const Tensor& b) {
+  checks::floating(op, a, "a");
+  checks::floating(op, b, "b");
+  checks::same_dtype(op, a, b);
+  checks::same_device(op, a, b);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_matmul_operands("matmul", a, b);
+  checks::min_rank("matmul", a, 2, "a");
+  checks::min_rank("matmul", b, 2, "b");
+  HIVE_REQUIRE(a.size(-1) == b.size(-2), "matmul: inner dimensions differ: a ", a.shape(), " @ b ",
+               b.shape(), " (", a.size(-1), " vs ", b.size(-2), ")");
+  const bool shared_b = b.rank() == 2;
+  if (!shared_b) {
+    HIVE_REQUIRE(a.rank() == b.rank(), "matmul: batched operands need the same rank: a ",
+                 a.shape(), " @ b ", b.shape());
+    for (int axis = 0; axis < a.rank() - 2; ++axis) {
+      HIVE_REQUIRE(a.shape()[axis] == b.shape()[axis], "matmul: batch dimensions differ: a ",
+                   a.shape(), " @ b ", b.shape(), " (axis ", axis, ")");
+    }
+  }
+  const Shape out_shape = a.shape().with(a.rank() - 1, b.size(-1));
+  Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
+  const MatrixOperand b_operand = shared_b ? MatrixOperand{b, b.size(0), b.size(1), 0}
+                                           : as_matrix(b);
+  const MatrixOperand a_operand = shared_b ? as_folded_matrix(a) : as_matrix(a);
+  const int64_t batch = shared_b ? 1 : a.numel() / (a.size(-2) * a.size(-1));
+  gemm_into(a_operand, Transpose::kNo, b_operand, Transpose::kNo, out, batch, 0.0f);
+
+  if (should_record({&a, &b})) {
+    record_op("matmul", {&a, &b}, {&out},
+              [a = a.detach(), b = b.detach(), shared_b, batch](const GradContext& context)
+                  -> std::vector<Tensor> {
+                const Tensor& grad = context.grad();
+                Tensor grad_a;
+                Tensor grad_b;
+                if (context.needs_grad(0)) {  // dA = dC @ B^T
+                  grad_a = Tensor::empty(a.shape(), a.dtype(), a.device());
+                  const MatrixOperand g = shared_b ? as_folded_matrix(grad) : as_matrix(grad);
+                  const MatrixOperand b_matrix =
+                      shared_b ? MatrixOperand{b, b.size(0), b.size(1), 0} : as_matrix(b);
+                  gemm_into(g, Transpose::kNo, b_matrix, Transpose::kYes, grad_a, batch, 0.0f);
+                }
+                if (context.needs_grad(1)) {  // dB = A^T @ dC (summed over a shared B's uses)
+                  grad_b = Tensor::empty(b.shape(), b.dtype(), b.device());
+                  if (shared_b) {
+                    gemm_into(as_folded_matrix(a), Transpose::kYes, as_folded_matrix(grad),
+                              Transpose::kNo, grad_b, 1, 0.0f);
+                  } else {
+                    gemm_into(as_matrix(a), Transpose::kYes, as_matrix(grad), Transpose::kNo,
+                              grad_b, batch, 0.0f);
+                  }
+                }
+                return {grad_a, grad_b};
+              });
+  }
+  return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_matmul_operands("linear", x, weight);
+  checks::min_rank("linear", x, 1, "x");
+  checks::rank("linear", weight, 2, "weight");
+  HIVE_REQUIRE(x.size(-1) == weight.size(1), "linear: x has shape ", x.shape(),
+               " but weight has shape ", weight.shape(), "; expected weight [out, ", x.size(-1),
+               "]");
+  if (bias.defined()) {
+    check_matmul_operands("linear", x, bias);
+    HIVE_REQUIRE(bias.rank() == 1 && bias.size(0) == weight.size(0), "linear: bias has shape ",
+                 bias.shape(), ", expected [", weight.size(0), "] for weight of shape ",
+                 weight.shape());
+  }
+  Tensor out = Tensor::empty(x.shape().with(x.rank() - 1, weight.size(0)), x.dtype(), x.device());
+  const MatrixOperand w_operand{weight, weight.size(0), weight.size(1), 0};
+  gemm_into(as_folded_matrix(x), Transpose::kNo, w_operand, Transpose::kYes, out, 1, 0.0f, bias);
+
+  if (should_record({&x, &weight, &bias})) {
+    record_op("linear", {&x, &weight, &bias}, {&out},
+              [x = x.detach(), weight = weight.detach()](const GradContext& context)
+                  -> std::vector<Tensor> {
+                const MatrixOperand grad = as_folded_matrix(context.grad());
+                const MatrixOperand w_matrix{weight, weight.size(0), weight.size(1), 0};
+                Tensor grad_x;
+                Tensor grad_weight;
+                Tensor grad_bias;
+                if (context.needs_grad(0)) {  // dx = dy @ W
+                  grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+                  gemm_into(grad, Transpose::kNo, w_matrix, Transpose::kNo, grad_x, 1, 0.0f);
+                }
+                if (context.needs_grad(1)) {  // dW = dy^T @ x
+                  grad_weight = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+                  gemm_into(grad, Transpose::kYes, as_folded_matrix(x), Transpose::kNo,
+                            grad_weight, 1, 0.0f);
+                }
+                if (context.needs_grad(2)) grad_bias = sum_to(context.grad(), Shape{weight.size(0)});
+                return {grad_x, grad_weight, grad_bias};
+              });
+  }
+  return out;
+}
+
+Tensor transpose(const Tensor& x) {
+  checks::defined("transpose", x, "x");
+  checks::min_rank("transpose", x, 2, "x");
+  Shape out_shape = x.shape();
+  out_shape[x.rank() - 2] = x.size(-1);
+  out_shape[x.rank() - 1] = x.size(-2);
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  backend_for(x.device()).transpose(x, out);
+  if (should_record({&x})) {
+    record_op("transpose", {&x}, {&out}, [](const GradContext& context) -> std::vector<Tensor> {
+      return {transpose(context.grad())};
+    });
+  }
+  return out;
+}
+
+}  // namespace hive

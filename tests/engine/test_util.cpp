@@ -1,0 +1,84 @@
+#include "test_util.h"
+
+#include <cmath>
+
+#include "engine/autograd/grad_mode.h"
+
+namespace hive::testing {
+
+void expect_close(const Tensor& actual, const std::vector<float>& expected, double atol,
+                  double rtol) {
+  ASSERT_TRUE(actual.defined());
+  ASSERT_EQ(actual.numel(), static_cast<int64_t>(expected.size())) << "shape " << actual.shape();
+  const std::vector<float> values = actual.to_vector<float>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double tolerance = atol + rtol * std::abs(expected[i]);
+    EXPECT_NEAR(values[i], expected[i], tolerance) << "element " << i << " of shape " << actual.shape();
+  }
+}
+
+void expect_close(const Tensor& actual, const Tensor& expected, double atol, double rtol) {
+  ASSERT_EQ(actual.shape(), expected.shape());
+  expect_close(actual, expected.to_vector<float>(), atol, rtol);
+}
+
+Tensor parameter(const std::vector<float>& values, const Shape& shape) {
+  Tensor t = Tensor::from_vector(values, shape);
+  t.set_requires_grad(RequiresGrad::kYes);
+  return t;
+}
+
+Tensor random_parameter(const Shape& shape, uint64_t seed, float scale) {
+  Generator generator(seed);
+  Tensor t = Tensor::randn(shape, generator);
+  float* data = t.data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) data[i] *= scale;
+  t.set_requires_grad(RequiresGrad::kYes);
+  return t;
+}
+
+namespace {
+
+double weighted_sum(const Tensor& output, const std::vector<float>& probe) {
+  const std::vector<float> values = output.to_vector<float>();
+  double total = 0.0;
+  for (size_t i = 0; i < values.size(); ++i) total += static_cast<double>(values[i]) * probe[i];
+  return total;
+}
+
+}  // namespace
+
+void expect_gradients_match(const TensorFunction& f, const std::vector<Tensor>& inputs, double eps,
+                            double atol, double rtol) {
+  for (const Tensor& input : inputs) {
+    ASSERT_TRUE(input.requires_grad() && input.is_leaf() && input.dtype() == DType::kF32);
+    input.zero_grad();
+  }
+  const Tensor output = f(inputs);
+  Generator generator(12345);
+  const Tensor probe_tensor = Tensor::randn(output.shape(), generator);
+  const std::vector<float> probe = probe_tensor.to_vector<float>();
+  output.backward(probe_tensor);
+
+  NoGradGuard no_grad;
+  for (size_t n = 0; n < inputs.size(); ++n) {
+    const Tensor& input = inputs[n];
+    const Tensor analytic = input.grad();
+    ASSERT_TRUE(analytic.defined()) << "input " << n << " got no gradient";
+    const std::vector<float> analytic_values = analytic.to_vector<float>();
+    float* data = input.data<float>();
+    for (int64_t i = 0; i < input.numel(); ++i) {
+      const float original = data[i];
+      data[i] = original + static_cast<float>(eps);
+      const double plus = weighted_sum(f(inputs), probe);
+      data[i] = original - static_cast<float>(eps);
+      const double minus = weighted_sum(f(inputs), probe);
+      data[i] = original;
+      const double numeric = (plus - minus) / (2.0 * eps);
+      EXPECT_NEAR(analytic_values[static_cast<size_t>(i)], numeric, atol + rtol * std::abs(numeric))
+          << "gradient of input " << n << " (shape " << input.shape() << "), element " << i;
+    }
+  }
+}
+
+}  // namespace hive::testing
