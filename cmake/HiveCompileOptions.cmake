@@ -2,7 +2,7 @@
 add_library(hive_compile_options INTERFACE)
 target_compile_options(hive_compile_options INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-    -Wold-style-cast -Wcast-align -Wnull-dereference -Wimplicit-fallthrough -Werror=return-type>)
+    -Wold-style-cast -Wcast-align -Wimplicit-fallthrough -Werror=return-type>)
 
 if(HIVE_SANITIZE)
   target_compile_options(hive_compile_options INTERFACE
