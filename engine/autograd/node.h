@@ -41,6 +41,11 @@ class Node {
   Node(const char* name, std::vector<Edge> inputs, uint32_t num_outputs, BackwardFn backward)
       : name_(name), inputs_(std::move(inputs)), num_outputs_(num_outputs),
         backward_(std::move(backward)) {}
+  // Frees the nodes that only this one kept alive iteratively, so dropping a long chain cannot
+  // overflow the stack.
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 
   const char* name() const { return name_; }
   std::span<const Edge> inputs() const { return inputs_; }

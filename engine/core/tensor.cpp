@@ -212,11 +212,8 @@ void Tensor::copy_from(const Tensor& source) const {
   HIVE_REQUIRE(source.shape() == shape(), "copy_from: source shape ", source.shape(),
                " differs from destination shape ", shape());
   const Tensor converted = source.to(dtype());
-  if (converted.device() == device()) {
-    backend_for(device()).copy(converted, *this);
-  } else {
-    backend_for(device().is_cpu() ? converted.device() : device()).copy(converted, *this);
-  }
+  // The non-CPU side's backend knows how to reach the CPU (and CPU to CPU is the CPU's).
+  backend_for(device().is_cpu() ? converted.device() : device()).copy(converted, *this);
 }
 
 Tensor Tensor::detach() const {

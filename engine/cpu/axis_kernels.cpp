@@ -7,6 +7,7 @@
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dispatch.h"
+#include "engine/cpu/fast_math.h"
 #include "engine/cpu/parallel.h"
 
 namespace hive {
@@ -51,6 +52,7 @@ void reduce_lines(ReduceOp op, const T* in, AxisLayout layout, T* out, int64_t* 
       return;
     }
     float total = 0.0f;
+#pragma omp simd reduction(+ : total)
     for (int64_t j = 0; j < layout.axis; ++j) total += cpu::load(in[base + j * stride]);
     if (op == ReduceOp::kMean) total /= static_cast<float>(layout.axis);
     out[result_index] = cpu::store<T>(total);
@@ -91,8 +93,9 @@ void softmax_lines(SoftmaxKind kind, const T* in, AxisLayout layout, T* out) {
       max_value = std::max(max_value, cpu::load(in[base + j * stride]));
     }
     float total = 0.0f;
+#pragma omp simd reduction(+ : total)
     for (int64_t j = 0; j < layout.axis; ++j) {
-      total += std::exp(cpu::load(in[base + j * stride]) - max_value);
+      total += cpu::fast_exp(cpu::load(in[base + j * stride]) - max_value);
     }
     if (kind == SoftmaxKind::kLogSoftmax) {
       const float log_total = max_value + std::log(total);
@@ -103,7 +106,7 @@ void softmax_lines(SoftmaxKind kind, const T* in, AxisLayout layout, T* out) {
       const float inverse = 1.0f / total;
       for (int64_t j = 0; j < layout.axis; ++j) {
         out[base + j * stride] =
-            cpu::store<T>(std::exp(cpu::load(in[base + j * stride]) - max_value) * inverse);
+            cpu::store<T>(cpu::fast_exp(cpu::load(in[base + j * stride]) - max_value) * inverse);
       }
     }
   });
@@ -136,6 +139,12 @@ void softmax_backward_lines(SoftmaxKind kind, const T* y, const T* grad_y, AxisL
 
 void CpuBackend::reduce(ReduceOp op, const Tensor& x, AxisLayout layout, const Tensor& out,
                         const Tensor& argmax) {
+  if (layout.axis == 0) {
+    // Every line is empty (the op rejects kMax here), and reduce_lines would divide by the
+    // zero line length to place its results. An empty mean is 0 / 0, as in PyTorch.
+    fill(out, op == ReduceOp::kMean ? std::numeric_limits<double>::quiet_NaN() : 0.0);
+    return;
+  }
   cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
     const T* in = static_cast<const T*>(x.raw_data());
     T* result = static_cast<T*>(out.raw_data());
@@ -183,7 +192,8 @@ void CpuBackend::cross_entropy(const Tensor& logits, const Tensor& labels, const
             float max_value = -std::numeric_limits<float>::infinity();
             for (int64_t c = 0; c < classes; ++c) max_value = std::max(max_value, cpu::load(line[c]));
             float total = 0.0f;
-            for (int64_t c = 0; c < classes; ++c) total += std::exp(cpu::load(line[c]) - max_value);
+#pragma omp simd reduction(+ : total)
+            for (int64_t c = 0; c < classes; ++c) total += cpu::fast_exp(cpu::load(line[c]) - max_value);
             lse[row] = max_value + std::log(total);
             chunk_loss += lse[row] - cpu::load(line[static_cast<int64_t>(label[row])]);
           }
@@ -214,7 +224,7 @@ void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& labe
         for (int64_t row = begin; row < end; ++row) {
           const auto target = static_cast<int64_t>(label[row]);
           for (int64_t c = 0; c < classes; ++c) {
-            const float probability = std::exp(cpu::load(in[row * classes + c]) - lse[row]);
+            const float probability = cpu::fast_exp(cpu::load(in[row * classes + c]) - lse[row]);
             out[row * classes + c] =
                 cpu::store<T>(scale * (probability - (c == target ? 1.0f : 0.0f)));
           }

@@ -8,6 +8,7 @@
 #include "engine/core/counter_random.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dispatch.h"
+#include "engine/cpu/fast_math.h"
 #include "engine/cpu/parallel.h"
 
 namespace hive {
@@ -42,6 +43,7 @@ void map_binary(const Tensor& a, const Tensor& b, const Tensor& out, const F& f)
   const T* pa = static_cast<const T*>(a.raw_data());
   const T* pb = static_cast<const T*>(b.raw_data());
   T* po = static_cast<T*>(out.raw_data());
+  if (out.numel() == 0) return;  // the plan's innermost run may have length 0
   const BroadcastPlan plan = BroadcastPlan::make(a.shape(), b.shape(), out.shape());
   if (plan.rank == 0) {
     if (out.numel() == 1) po[0] = cpu::store<T>(f(cpu::load(pa[0]), cpu::load(pb[0])));
@@ -98,9 +100,9 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out) {
   cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
     switch (op) {
       case UnaryOp::kRelu: return map_unary<T>(x, out, [](float v) { return v > 0.0f ? v : 0.0f; });
-      case UnaryOp::kGelu: return map_unary<T>(x, out, [](float v) { return gelu_tanh(v); });
+      case UnaryOp::kGelu: return map_unary<T>(x, out, [](float v) { return gelu_tanh(v, cpu::fast_exp); });
       case UnaryOp::kTanh: return map_unary<T>(x, out, [](float v) { return std::tanh(v); });
-      case UnaryOp::kSigmoid: return map_unary<T>(x, out, [](float v) { return sigmoid_of(v); });
+      case UnaryOp::kSigmoid: return map_unary<T>(x, out, [](float v) { return sigmoid_of(v, cpu::fast_exp); });
       case UnaryOp::kExp: return map_unary<T>(x, out, [](float v) { return std::exp(v); });
       case UnaryOp::kLog: return map_unary<T>(x, out, [](float v) { return std::log(v); });
       case UnaryOp::kNeg: return map_unary<T>(x, out, [](float v) { return -v; });
@@ -119,7 +121,7 @@ void CpuBackend::unary_backward(UnaryOp op, const Tensor& grad_out, const Tensor
                                  [](float v, float) { return v > 0.0f ? 1.0f : 0.0f; });
       case UnaryOp::kGelu:
         return map_derivative<T>(grad_out, x, y, grad_x,
-                                 [](float v, float) { return gelu_tanh_derivative(v); });
+                                 [](float v, float) { return gelu_tanh_derivative(v, cpu::fast_exp); });
       case UnaryOp::kTanh:
         return map_derivative<T>(grad_out, x, y, grad_x, [](float, float t) { return 1.0f - t * t; });
       case UnaryOp::kSigmoid:
@@ -221,6 +223,7 @@ void CpuBackend::sum_of_squares(std::span<const Tensor> tensors, const Tensor& o
         for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
           float sum = 0.0f;
           const int64_t end = std::min(x.numel(), (chunk + 1) * per_chunk);
+#pragma omp simd reduction(+ : sum)
           for (int64_t i = chunk * per_chunk; i < end; ++i) {
             const float v = cpu::load(in[i]);
             sum += v * v;

@@ -92,7 +92,8 @@ template <typename Element>
 void transpose_batched(const Element* in, Element* out, int64_t batch, int64_t rows, int64_t cols) {
   constexpr int64_t kBlock = 32;  // square tiles keep both the reads and the writes cache-local
   const int64_t row_blocks = (rows + kBlock - 1) / kBlock;
-  cpu::parallel_for(batch * row_blocks, 1, [&](int64_t begin, int64_t end) {
+  const int64_t grain = std::max<int64_t>(1, cpu::kElementwiseGrain / (kBlock * cols));
+  cpu::parallel_for(batch * row_blocks, grain, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t row_begin = (task % row_blocks) * kBlock;
       const int64_t row_end = std::min(rows, row_begin + kBlock);

@@ -33,9 +33,11 @@ void CpuBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor&
         const T* line = in + row * features;
         // Two passes (mean, then squared deviations): stable for rows with a large mean.
         float total = 0.0f;
+#pragma omp simd reduction(+ : total)
         for (int64_t c = 0; c < features; ++c) total += cpu::load(line[c]);
         const float mu = total / static_cast<float>(features);
         float squares = 0.0f;
+#pragma omp simd reduction(+ : squares)
         for (int64_t c = 0; c < features; ++c) {
           const float d = cpu::load(line[c]) - mu;
           squares += d * d;

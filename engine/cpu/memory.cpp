@@ -1,4 +1,5 @@
 // Allocation, copies, casts, fills and random draws on the CPU.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -16,8 +17,36 @@ namespace {
 // 64 bytes: a cache line and an AVX-512 vector; also what the wire format aligns tensors to.
 constexpr size_t kAlignment = 64;
 
+// Float to integer: truncates toward zero, saturates at the type's range and maps NaN to 0.
+template <typename Dst>
+Dst saturate(double value) {
+  if (std::isnan(value)) return Dst{0};
+  constexpr auto lowest = static_cast<double>(std::numeric_limits<Dst>::lowest());
+  constexpr auto highest = static_cast<double>(std::numeric_limits<Dst>::max());
+  if (value <= lowest) return std::numeric_limits<Dst>::lowest();
+  if (value >= highest) return std::numeric_limits<Dst>::max();
+  return static_cast<Dst>(value);
+}
+
+// The largest value of floating type T that is below `high`, as a float (exactly representable
+// in T, so storing it back is exact).
+template <typename T>
+float largest_below(float high) {
+  if constexpr (std::is_same_v<T, float>) {
+    return std::nextafter(high, -std::numeric_limits<float>::infinity());
+  } else {
+    T candidate = cpu::store<T>(high);
+    // One step toward -infinity in T's bit pattern: down in magnitude when positive, up when
+    // negative; +0 steps to the smallest negative subnormal.
+    while (cpu::load(candidate) >= high) {
+      const bool negative_or_zero = (candidate.bits & 0x8000u) != 0 || (candidate.bits & 0x7fffu) == 0;
+      candidate.bits = static_cast<uint16_t>(negative_or_zero ? (candidate.bits | 0x8000u) + 1 : candidate.bits - 1);
+    }
+    return cpu::load(candidate);
+  }
+}
+
 // Converts one element between any two dtypes: floats through float, integers through int64.
-// Float to integer truncates toward zero, saturates at the type's range and maps NaN to 0.
 template <typename Dst, typename Src>
 Dst convert(Src value) {
   constexpr bool src_float = std::is_same_v<Src, float> || std::is_same_v<Src, Half> ||
@@ -27,13 +56,7 @@ Dst convert(Src value) {
   if constexpr (src_float && dst_float) {
     return cpu::store<Dst>(cpu::load(value));
   } else if constexpr (src_float) {
-    const float f = cpu::load(value);
-    if (std::isnan(f)) return Dst{0};
-    constexpr auto lowest = static_cast<float>(std::numeric_limits<Dst>::lowest());
-    constexpr auto highest = static_cast<float>(std::numeric_limits<Dst>::max());
-    if (f <= lowest) return std::numeric_limits<Dst>::lowest();
-    if (f >= highest) return std::numeric_limits<Dst>::max();
-    return static_cast<Dst>(f);
+    return saturate<Dst>(cpu::load(value));
   } else if constexpr (dst_float) {
     return cpu::store<Dst>(static_cast<float>(value));
   } else {
@@ -85,7 +108,13 @@ void CpuBackend::cast(const Tensor& src, const Tensor& dst) {
 void CpuBackend::fill(const Tensor& out, double value) {
   cpu::dispatch_all(out.dtype(), [&]<typename T>() {
     T* data = static_cast<T*>(out.raw_data());
-    const T element = convert<T>(static_cast<float>(value));
+    // Integers come straight from the double: through float, values above 2^24 would round.
+    T element;
+    if constexpr (std::is_integral_v<T>) {
+      element = saturate<T>(value);
+    } else {
+      element = convert<T>(static_cast<float>(value));
+    }
     cpu::parallel_for(out.numel(), cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
       std::fill(data + begin, data + end, element);
     });
@@ -104,10 +133,13 @@ void CpuBackend::fill_uniform(const Tensor& out, RandomStream stream, double low
     T* data = static_cast<T*>(out.raw_data());
     const auto base = static_cast<float>(low);
     const auto width = static_cast<float>(high - low);
+    // base + width * u can round up to `high` itself, in float or when narrowed to 16 bits; the
+    // range is half-open.
+    const float below_high = largest_below<T>(static_cast<float>(high));
     cpu::parallel_for(out.numel(), cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
         const float u = random_uniform(stream.seed, stream.offset + static_cast<uint64_t>(i));
-        data[i] = cpu::store<T>(base + width * u);
+        data[i] = cpu::store<T>(std::min(base + width * u, below_high));
       }
     });
   });

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 
 namespace hive::io {
 namespace {
@@ -44,10 +45,21 @@ Result<Metadata> load_checkpoint(const std::string& directory, nn::Module& model
     return Status::error(str_cat("load_checkpoint: '", directory,
                                  "': model and optimizer files are from different saves"));
   }
+  // Each load checks everything before it copies anything; the model's previous values are
+  // kept so that an optimizer state refused after the model loaded does not leave it half-loaded.
+  std::map<std::string, Tensor> previous_parameters;
+  for (const auto& [name, param] : model.named_parameters()) {
+    previous_parameters[name] = param.detach().clone();
+  }
   try {
     model.load_parameters(model_file.value().by_name());
+  } catch (const Error& mismatch) {
+    return Status::error(str_cat("load_checkpoint: '", directory, "': ", mismatch.what()));
+  }
+  try {
     optimizer.load_state(optimizer_file.value().by_name());
   } catch (const Error& mismatch) {
+    model.load_parameters(previous_parameters);
     return Status::error(str_cat("load_checkpoint: '", directory, "': ", mismatch.what()));
   }
   return metadata;

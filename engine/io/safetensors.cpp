@@ -226,7 +226,12 @@ Result<SafetensorsFile> read_safetensors(const std::string& path) {
     }
     entries.push_back({name, *dtype, shape, begin, end});
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  // An empty tensor shares its offset with the tensor after it: ordering by (begin, end), stably,
+  // puts it first, as it was written, so the tiling check below does not mistake it for an
+  // overlap.
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
+  });
   uint64_t expected_begin = 0;
   for (const Entry& entry : entries) {
     if (entry.begin != expected_begin) {

@@ -103,6 +103,8 @@ Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::kDiv, 
 Tensor bias_add(const Tensor& x, const Tensor& bias) {
   checks::floating("bias_add", x, "x");
   checks::floating("bias_add", bias, "bias");
+  checks::same_dtype("bias_add", x, bias);
+  checks::same_device("bias_add", x, bias);
   checks::min_rank("bias_add", x, 1, "x");
   HIVE_REQUIRE(bias.rank() == 1 && bias.size(0) == x.size(-1), "bias_add: bias has shape ",
                bias.shape(), ", expected [", x.size(-1), "] to match x of shape ", x.shape());

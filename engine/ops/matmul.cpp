@@ -43,9 +43,10 @@ MatrixOperand as_matrix(const Tensor& t) {
   return {t, t.size(-2), t.size(-1), t.size(-2) * t.size(-1)};
 }
 
-// [..., rows, cols] with all leading dimensions folded into the rows: one big matrix.
+// [..., rows, cols] with all leading dimensions folded into the rows: one big matrix. Counted
+// from the shape, not as numel / cols, so that cols == 0 works.
 MatrixOperand as_folded_matrix(const Tensor& t) {
-  return {t, t.numel() / t.size(-1), t.size(-1), 0};
+  return {t, t.shape().numel(0, t.rank() - 1), t.size(-1), 0};
 }
 
 void check_matmul_operands(const char* op, const Tensor& a, const Tensor& b) {
@@ -77,7 +78,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const MatrixOperand b_operand = shared_b ? MatrixOperand{b, b.size(0), b.size(1), 0}
                                            : as_matrix(b);
   const MatrixOperand a_operand = shared_b ? as_folded_matrix(a) : as_matrix(a);
-  const int64_t batch = shared_b ? 1 : a.numel() / (a.size(-2) * a.size(-1));
+  const int64_t batch = shared_b ? 1 : a.shape().numel(0, a.rank() - 2);
   gemm_into(a_operand, Transpose::kNo, b_operand, Transpose::kNo, out, batch, 0.0f);
 
   if (should_record({&a, &b})) {

@@ -73,18 +73,27 @@ void Adam::load_state(const std::map<std::string, Tensor>& state) {
   std::set<std::string> expected;
   for (const auto& [name, tensor] : this->state()) expected.insert(name);
   reject_unknown_state(state, expected, "Adam");
+  // Everything is checked before anything is copied, so a refused state changes nothing.
+  std::vector<int64_t> steps(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, param] = params_[i];
-    ParamState& target = states_[i];
-    target.exp_avg.copy_from(require_state(state, name + ".exp_avg", param.shape(), "Adam"));
-    target.exp_avg_sq.copy_from(require_state(state, name + ".exp_avg_sq", param.shape(), "Adam"));
-    if (target.max_exp_avg_sq.defined()) {
-      target.max_exp_avg_sq.copy_from(
-          require_state(state, name + ".max_exp_avg_sq", param.shape(), "Adam"));
+    require_state(state, name + ".exp_avg", param.shape(), "Adam");
+    require_state(state, name + ".exp_avg_sq", param.shape(), "Adam");
+    if (states_[i].max_exp_avg_sq.defined()) {
+      require_state(state, name + ".max_exp_avg_sq", param.shape(), "Adam");
     }
-    const int64_t steps = require_state(state, name + ".step", Shape{}, "Adam").item<int64_t>();
-    HIVE_REQUIRE(steps >= 0, "Adam: state '", name, ".step' is negative (", steps, ")");
-    target.steps = steps;
+    steps[i] = require_state(state, name + ".step", Shape{}, "Adam").item<int64_t>();
+    HIVE_REQUIRE(steps[i] >= 0, "Adam: state '", name, ".step' is negative (", steps[i], ")");
+  }
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const std::string& name = params_[i].first;
+    ParamState& target = states_[i];
+    target.exp_avg.copy_from(state.at(name + ".exp_avg"));
+    target.exp_avg_sq.copy_from(state.at(name + ".exp_avg_sq"));
+    if (target.max_exp_avg_sq.defined()) {
+      target.max_exp_avg_sq.copy_from(state.at(name + ".max_exp_avg_sq"));
+    }
+    target.steps = steps[i];
   }
 }
 

@@ -43,7 +43,8 @@ class Adam : public Optimizer {
   std::vector<ParamState> states_;
 };
 
-// Adam with decoupled weight decay (default 0.01, as PyTorch).
+// Adam with decoupled weight decay: options.weight_decay shrinks the parameters directly. Unlike
+// torch.optim.AdamW (default 0.01), the default stays AdamOptions' 0; set it explicitly.
 class AdamW : public Adam {
  public:
   AdamW(nn::NamedTensors params, AdamOptions options);

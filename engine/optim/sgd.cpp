@@ -53,16 +53,20 @@ void Sgd::load_state(const std::map<std::string, Tensor>& state) {
   std::set<std::string> expected;
   for (const auto& [name, param] : params_) expected.insert(name + ".momentum_buffer");
   reject_unknown_state(state, expected, "SGD");
+  // Every buffer is checked before any is replaced, so a refused state changes nothing.
+  for (const auto& [name, param] : params_) {
+    const std::string key = name + ".momentum_buffer";
+    if (state.contains(key)) require_state(state, key, param.shape(), "SGD");
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& [name, param] = params_[i];
-    const std::string key = name + ".momentum_buffer";
-    if (!state.contains(key)) {
+    const auto saved = state.find(name + ".momentum_buffer");
+    if (saved == state.end()) {
       momentum_buffers_[i] = Tensor();
       continue;
     }
-    const Tensor& saved = require_state(state, key, param.shape(), "SGD");
     momentum_buffers_[i] = Tensor::empty(param.shape(), DType::kF32, param.device());
-    momentum_buffers_[i].copy_from(saved);
+    momentum_buffers_[i].copy_from(saved->second);
   }
 }
 

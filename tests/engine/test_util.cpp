@@ -1,6 +1,10 @@
 #include "test_util.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
+#include <filesystem>
 
 #include "engine/autograd/grad_mode.h"
 
@@ -35,6 +39,49 @@ Tensor random_parameter(const Shape& shape, uint64_t seed, float scale) {
   for (int64_t i = 0; i < t.numel(); ++i) data[i] *= scale;
   t.set_requires_grad(RequiresGrad::kYes);
   return t;
+}
+
+Tensor random_tensor(const Shape& shape, uint64_t seed, float scale) {
+  return random_parameter(shape, seed, scale).detach();
+}
+
+::testing::AssertionResult throws_error(const std::function<void()>& action,
+                                        std::initializer_list<std::string_view> fragments) {
+  try {
+    action();
+  } catch (const Error& error) {
+    const std::string_view message = error.what();
+    for (std::string_view fragment : fragments) {
+      if (message.find(fragment) == std::string_view::npos) {
+        return ::testing::AssertionFailure()
+               << "error message \"" << message << "\" lacks \"" << fragment << "\"";
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "no hive::Error was thrown";
+}
+
+ScopedTempDir::ScopedTempDir() {
+  static std::atomic<int> count{0};  // tells apart several directories of one test
+  const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string name = test != nullptr
+                               ? str_cat(test->test_suite_name(), "-", test->name())
+                               : std::string("no-test");
+  const std::filesystem::path directory =
+      std::filesystem::temp_directory_path() / str_cat("hive-", name, "-", ::getpid(), "-", count++);
+  std::filesystem::remove_all(directory);
+  std::filesystem::create_directories(directory);
+  path_ = directory.string();
+}
+
+ScopedTempDir::~ScopedTempDir() {
+  std::error_code ignored;  // a failed cleanup must not turn into a failed test
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string ScopedTempDir::file(std::string_view name) const {
+  return str_cat(path_, "/", name);
 }
 
 namespace {

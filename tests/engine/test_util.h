@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/core/random.h"
@@ -22,6 +25,29 @@ void expect_close(const Tensor& actual, const std::vector<float>& expected, doub
 Tensor parameter(const std::vector<float>& values, const Shape& shape);
 // f32 leaf with standard-normal values from `seed`, requiring grad.
 Tensor random_parameter(const Shape& shape, uint64_t seed, float scale = 1.0f);
+// f32 tensor with standard-normal values from `seed`, times `scale`; no autograd.
+Tensor random_tensor(const Shape& shape, uint64_t seed, float scale = 1.0f);
+
+// Success when `action` throws hive::Error whose message contains every fragment (an op name, the
+// offending shape, ...). Use it as EXPECT_TRUE(throws_error(...)) so failures point at the caller.
+::testing::AssertionResult throws_error(const std::function<void()>& action,
+                                        std::initializer_list<std::string_view> fragments);
+
+// A fresh directory under the system's temporary directory, named after the running test, removed
+// with its contents when this goes out of scope.
+class ScopedTempDir {
+ public:
+  ScopedTempDir();
+  ~ScopedTempDir();
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string file(std::string_view name) const;  // path() + "/" + name
+
+ private:
+  std::string path_;
+};
 
 using TensorFunction = std::function<Tensor(const std::vector<Tensor>&)>;
 
