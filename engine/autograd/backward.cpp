@@ -37,7 +37,13 @@ void accumulate(Tensor& slot, const Tensor& grad, const Node& producer) {
   HIVE_CHECK(!slot.defined() || slot.shape() == grad.shape(), "op '", producer.name(),
              "' produced a gradient of shape ", grad.shape(), " for an output of shape ",
              slot.shape());
-  slot = slot.defined() ? add(slot, grad) : grad;
+  if (!slot.defined()) {
+    slot = grad;
+  } else if (slot.is_uniquely_owned()) {
+    add_(slot, grad);  // nobody else sees this buffer: sum in place instead of allocating
+  } else {
+    slot = add(slot, grad);
+  }
 }
 
 }  // namespace

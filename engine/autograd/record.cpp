@@ -22,8 +22,9 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
         if (Tensor grad = target.grad(); grad.defined()) {
           add_(grad, incoming);
         } else {
-          // Own the buffer: the incoming gradient may alias another tensor's storage.
-          target.set_grad(incoming.clone());
+          // Keep the buffer when nothing else can see it (the common case: a fresh gradient
+          // that backward hands over); copy it when it may alias another tensor's storage.
+          target.set_grad(incoming.is_uniquely_owned() ? incoming : incoming.clone());
         }
         return {};
       });

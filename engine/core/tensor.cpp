@@ -87,6 +87,10 @@ Tensor Tensor::from_blob(void* data, const Shape& shape, DType dtype, std::share
   return Tensor(std::move(impl));
 }
 
+bool Tensor::is_uniquely_owned() const {
+  return impl_ != nullptr && impl_.use_count() == 1 && impl_->storage.use_count() == 1;
+}
+
 const Shape& Tensor::shape() const { return impl().shape; }
 DType Tensor::dtype() const { return impl().dtype; }
 Device Tensor::device() const { return impl().storage->device(); }

@@ -76,6 +76,9 @@ class Tensor {
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
   // True when both handles view the same bytes of the same storage with the same shape.
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // True when this handle is the only one to this tensor and no other tensor views its storage:
+  // then its memory may be reused in place without anyone noticing (autograd's gradient buffers).
+  bool is_uniquely_owned() const;
 
   // --- Raw access. data<T>() requires a CPU tensor of dtype T. ---
   void* raw_data() const;

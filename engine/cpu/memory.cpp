@@ -7,15 +7,13 @@
 #include <new>
 
 #include "engine/core/counter_random.h"
+#include "engine/cpu/caching_host_allocator.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dispatch.h"
 #include "engine/cpu/parallel.h"
 
 namespace hive {
 namespace {
-
-// 64 bytes: a cache line and an AVX-512 vector; also what the wire format aligns tensors to.
-constexpr size_t kAlignment = 64;
 
 // Float to integer: truncates toward zero, saturates at the type's range and maps NaN to 0.
 template <typename Dst>
@@ -73,12 +71,7 @@ CpuBackend& cpu_backend() {
 
 std::shared_ptr<std::byte> CpuBackend::allocate(size_t bytes, Device device) {
   HIVE_CHECK(device.is_cpu(), "CPU backend asked to allocate on ", device);
-  const size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  void* memory = std::aligned_alloc(kAlignment, rounded);
-  if (memory == nullptr) {
-    throw Error(str_cat("CPU allocation of ", bytes, " bytes failed: out of memory"));
-  }
-  return {static_cast<std::byte*>(memory), [](std::byte* pointer) { std::free(pointer); }};
+  return CachingHostAllocator::instance().allocate(bytes);
 }
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
