@@ -114,7 +114,9 @@ class Tensor {
   // gradients. Returns *this for chaining.
   const Tensor& set_requires_grad(RequiresGrad requires_grad) const;
   bool is_leaf() const;
-  // The accumulated gradient of a leaf; undefined before the first backward pass.
+  // The accumulated gradient of a leaf; undefined before the first backward pass. Later passes
+  // add into this same buffer in place (as PyTorch does), so a handle kept from here sees them;
+  // zero_grad() detaches it: the next pass starts a new buffer.
   Tensor grad() const;
   void set_grad(const Tensor& grad) const;
   void zero_grad() const;  // drops the gradient (the next backward pass starts from zero)
