@@ -9,6 +9,7 @@
 
 #include "engine/nn/ffn_expert.h"
 #include "engine/nn/layers.h"
+#include "engine/nn/metrics.h"
 #include "engine/ops.h"
 #include "test_util.h"
 
@@ -224,6 +225,22 @@ TEST(Module, ToCpuIsANoOp) {
   model->to(Device::cpu());
   EXPECT_EQ(weight.raw_data(), data);
   EXPECT_TRUE(weight.grad().defined());
+}
+
+}  // namespace
+}  // namespace hive
+
+namespace hive {
+namespace {
+
+TEST(Metrics, CountCorrectTakesTheFirstLargestLogit) {
+  // Row 1 ties classes 0 and 2: the prediction is the first, class 0.
+  const Tensor logits = Tensor::from_vector(
+      std::vector<float>{0.1f, 0.9f, 0.0f, 0.5f, 0.2f, 0.5f, -1.0f, -2.0f, -0.5f}, Shape{3, 3});
+  const Tensor labels = Tensor::from_vector(std::vector<int64_t>{1, 2, 2}, Shape{3});
+  EXPECT_EQ(nn::count_correct(logits, labels), 2);
+  EXPECT_TRUE(testing::throws_error([&] { (void)nn::count_correct(logits, labels.rows(0, 2)); },
+                                    {"count_correct", "[3, 3]", "[2]"}));
 }
 
 }  // namespace

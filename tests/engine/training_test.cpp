@@ -6,6 +6,7 @@
 
 #include "engine/nn/ffn_expert.h"
 #include "engine/nn/mixture_of_experts.h"
+#include "engine/nn/metrics.h"
 #include "engine/ops.h"
 #include "engine/optim/adam.h"
 #include "test_util.h"
@@ -56,11 +57,7 @@ std::shared_ptr<nn::Sequential> make_model() {
 }
 
 double accuracy(const Tensor& logits, const Tensor& labels) {
-  const std::vector<int64_t> predicted = argmax(logits, 1).to_vector<int64_t>();
-  const std::vector<int64_t> expected = labels.to_vector<int64_t>();
-  int64_t correct = 0;
-  for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == expected[i] ? 1 : 0;
-  return static_cast<double>(correct) / static_cast<double>(predicted.size());
+  return static_cast<double>(nn::count_correct(logits, labels)) / static_cast<double>(labels.numel());
 }
 
 TEST(Training, MixtureOfExpertsMlpLearnsGaussianBlobs) {

@@ -9,6 +9,7 @@
 #include "engine/data/batches.h"
 #include "engine/data/fashion_mnist.h"
 #include "engine/io/checkpoint.h"
+#include "engine/nn/metrics.h"
 #include "engine/ops.h"
 #include "engine/optim/adam.h"
 #include "engine/optim/clip_grad.h"
@@ -37,14 +38,6 @@ struct TrainLocalOptions {
   ClassifierConfig model;
 };
 
-int64_t count_correct(const Tensor& logits, const Tensor& labels) {
-  const std::vector<int64_t> predicted = argmax(logits, 1).to_vector<int64_t>();
-  const std::vector<int64_t> expected = labels.to_vector<int64_t>();
-  int64_t correct = 0;
-  for (size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == expected[i] ? 1 : 0;
-  return correct;
-}
-
 double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split, int64_t batch_size) {
   NoGradGuard no_grad;
   model.set_mode(nn::Mode::kEval);
@@ -52,7 +45,7 @@ double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split,
   int64_t correct = 0;
   for (int64_t index = 0; index * batch_size < rows; ++index) {
     const data::Batch batch = data::sequential_batch(split.images, split.labels, batch_size, index);
-    correct += count_correct(model.forward(batch.inputs), batch.labels);
+    correct += nn::count_correct(model.forward(batch.inputs), batch.labels);
   }
   model.set_mode(nn::Mode::kTrain);
   return static_cast<double>(correct) / static_cast<double>(rows);
@@ -114,7 +107,7 @@ int run_train_local(TrainLocalOptions options) {
       optimizer.step();
 
       loss_sum += static_cast<double>(loss.item<float>()) * static_cast<double>(batch.labels.numel());
-      correct += count_correct(logits.detach(), batch.labels);
+      correct += nn::count_correct(logits, batch.labels);
       seen += batch.labels.numel();
       progress.update(index + 1, format("loss %.4f acc %.4f %.0f samples/s", loss_sum / seen,
                                         static_cast<double>(correct) / seen,
