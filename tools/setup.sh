@@ -8,6 +8,7 @@ packages=(
   libopenblas-dev libopenblas-openmp-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   libuv1-dev libflatbuffers-dev flatbuffers-compiler libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev  # libFuzzer for the frame-parser fuzz test
   dataset-fashion-mnist
   python3 python3-numpy
 )

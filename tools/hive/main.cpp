@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   const std::vector<hive::tools::Command> commands = {
       hive::tools::add_train_local_command(app),
+      hive::tools::add_keygen_command(app),
   };
 
   CLI11_PARSE(app, argc, argv);

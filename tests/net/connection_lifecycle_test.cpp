@@ -1,0 +1,65 @@
+// Connection lifetimes seen from a raw socket: a peer that never finishes the handshake and a
+// peer that goes quiet after it are both let go, after their respective timeouts.
+#include <chrono>
+
+#include <gtest/gtest.h>
+
+#include "net/rpc/endpoint.h"
+#include "net/wire/frame.h"
+#include "tests/net/net_test_util.h"
+
+namespace hive::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::identity_from_seed;
+using testing::frame_bytes;
+using testing::hello_from;
+using testing::RawSocket;
+using testing::read_frame_header;
+
+// Runs a correct handshake as `identity` over a raw socket.
+void complete_handshake(RawSocket& raw, const Identity& identity) {
+  FrameHeader server_hello = read_frame_header(raw);
+  ASSERT_TRUE(server_hello.hello.has_value());
+  const Nonce nonce = random_nonce();
+  raw.send_all(frame_bytes(hello_from(identity, nonce)));
+  FrameHeader proof;
+  proof.kind = FrameKind::kProof;
+  proof.proof = sign_handshake(identity, nonce, server_hello.hello->public_key, server_hello.hello->nonce);
+  raw.send_all(frame_bytes(proof));
+  FrameHeader server_proof = read_frame_header(raw);
+  ASSERT_TRUE(server_proof.proof.has_value());
+  EXPECT_TRUE(verify_handshake(server_hello.hello->public_key, server_hello.hello->nonce, identity, nonce,
+                               *server_proof.proof));
+}
+
+TEST(ConnectionLifecycle, IdleConnectionIsClosedAfterTheIdleTimeout) {
+  EventLoop loop;
+  EndpointOptions options;
+  options.connection.idle_timeout = 100ms;
+  Endpoint server(loop, identity_from_seed(1), options);
+  auto address = server.listen("127.0.0.1:0");
+  ASSERT_TRUE(address.is_ok());
+  RawSocket raw(address.value());
+  complete_handshake(raw, identity_from_seed(7));
+  const auto handshake_done = std::chrono::steady_clock::now();
+  EXPECT_TRUE(raw.wait_for_close());
+  EXPECT_GE(std::chrono::steady_clock::now() - handshake_done, 90ms);
+  EXPECT_EQ(server.stats().connections_rejected_bad_input, 0u);
+}
+
+TEST(ConnectionLifecycle, HandshakeNotCompletedInTimeIsClosed) {
+  EventLoop loop;
+  EndpointOptions options;
+  options.connection.handshake_timeout = 100ms;
+  Endpoint server(loop, identity_from_seed(1), options);
+  auto address = server.listen("127.0.0.1:0");
+  ASSERT_TRUE(address.is_ok());
+  RawSocket raw(address.value());  // connects, then says nothing
+  EXPECT_TRUE(raw.wait_for_close());
+  EXPECT_EQ(server.stats().connections_rejected_handshake, 1u);
+}
+
+}  // namespace
+}  // namespace hive::net
