@@ -3,6 +3,12 @@
 // binds both nonces and both keys, so a proof can be replayed neither on another connection nor
 // by another peer. A side that cannot sign, or whose key does not hash to the expected peer id,
 // is rejected.
+//
+// Encryption slots in here: Hello already has a reserved `ephemeral_key` field. A version-2
+// handshake would put an X25519 key there, extend the signed transcript with both ephemeral
+// keys (so the session keys are bound to the proven identities), derive per-direction keys
+// (crypto_kx) and seal every frame after Proof (crypto_secretstream). Framing and RPC are
+// unaffected: they see plaintext frames either way.
 #pragma once
 
 #include <array>

@@ -151,10 +151,14 @@ Status fsync_directory(const std::filesystem::path& dir) {
   return Status::ok();
 }
 
-// Writes the seed file atomically: a fresh 0600 temp file in the same directory, fsync, rename
-// over `path`, fsync the directory. A reader never sees a partly written file.
-Status write_identity_file(const std::filesystem::path& path,
-                           std::span<const std::byte, kSeedBytes> seed) {
+enum class FileCreation { kCreated, kAlreadyThere };
+
+// Writes the seed file atomically: a fresh 0600 temp file in the same directory, fsync, link it
+// to `path` (which fails if `path` exists: two processes creating the same identity at once
+// must end up with one key, not two), fsync the directory. A reader never sees a partly
+// written file.
+Result<FileCreation> write_identity_file(const std::filesystem::path& path,
+                                         std::span<const std::byte, kSeedBytes> seed) {
   const std::filesystem::path parent =
       path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
   std::error_code ec;
@@ -197,10 +201,17 @@ Status write_identity_file(const std::filesystem::path& path,
   if (const int error = fd.close(); error != 0) {
     return fail("close temporary identity file", error);
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return fail("rename temporary identity file", errno);
+  if (::link(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    if (error == EEXIST) {
+      ::unlink(temp.c_str());
+      return FileCreation::kAlreadyThere;
+    }
+    return fail("link temporary identity file", error);
   }
-  return fsync_directory(parent);
+  if (::unlink(temp.c_str()) != 0) return fail("remove temporary identity file", errno);
+  if (Status status = fsync_directory(parent); !status.is_ok()) return status;
+  return FileCreation::kCreated;
 }
 
 // Reads and checks the seed file. Errors in the file itself are kInvalidArgument; failing system
@@ -376,7 +387,9 @@ Result<Identity> Identity::load_or_create(const std::filesystem::path& path) {
     const int result = crypto_sign_ed25519_sk_to_seed(as_uchar(seed.data()),
                                                       as_uchar(identity.secret_key_.data()));
     HIVE_NET_CHECK(result == 0, "crypto_sign_ed25519_sk_to_seed failed: ", result);
-    if (Status status = write_identity_file(path, seed); !status.is_ok()) return status;
+    auto created = write_identity_file(path, seed);
+    if (!created.is_ok()) return created.status();
+    if (created.value() == FileCreation::kAlreadyThere) return load_or_create(path);  // lost a race
     return identity;
   }
 

@@ -17,8 +17,8 @@ EventLoop::~EventLoop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    HIVE_UV_CHECK(uv_async_send(wakeup_));
   }
-  HIVE_UV_CHECK(uv_async_send(wakeup_));
   thread_.join();
   // Every handle is closed by now, so closing the loop succeeds unless a handle leaked.
   const int closed = uv_loop_close(&loop_);
@@ -27,11 +27,11 @@ EventLoop::~EventLoop() {
 }
 
 bool EventLoop::post(std::function<void()> task) {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return false;
-    queue_.push_back(std::move(task));
-  }
+  // The wake-up is sent under the lock: once drain() has seen stopping_ (under the same lock)
+  // and closed the async handle, no thread can still be about to touch it.
+  std::lock_guard lock(mutex_);
+  if (stopping_) return false;
+  queue_.push_back(std::move(task));
   HIVE_UV_CHECK(uv_async_send(wakeup_));
   return true;
 }
@@ -48,10 +48,8 @@ void EventLoop::drain() {
   }
   for (auto& task : tasks) task();
   if (stopping) {
-    {
-      std::lock_guard lock(mutex_);
-      HIVE_NET_CHECK(queue_.empty(), "tasks posted while the EventLoop shut down");
-    }
+    std::lock_guard lock(mutex_);
+    HIVE_NET_CHECK(queue_.empty(), "tasks posted while the EventLoop shut down");
     uv_close(reinterpret_cast<uv_handle_t*>(wakeup_),
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
     // Owners close their handles before the loop goes; one left open would keep uv_run (and

@@ -51,11 +51,13 @@ class Responder {
   Responder& operator=(const Responder&) = delete;
 
   void respond(Result<Message> reply);
+  // Answers unless an answer was given already; says whether this one was taken.
+  bool try_respond(Result<Message> reply);
   bool answered() const { return responded_.load(); }
   // Set when the caller cancelled the call or went away: work on it may stop.
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
   // I/O thread. Runs `on_cancel` (on the I/O thread) when the call is cancelled; at once when
-  // it already is.
+  // it already is. It must not hold the responder itself (that would keep it alive forever).
   void set_on_cancel(std::function<void()> on_cancel);
   // I/O thread: the connection's side of cancellation.
   void mark_cancelled();

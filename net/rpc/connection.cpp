@@ -13,6 +13,7 @@ namespace {
 constexpr uint64_t kMaxBytesInFlight = 16ull << 20;
 constexpr uint64_t kMaxBytesPerWrite = 1ull << 20;
 constexpr size_t kMaxPiecesPerWrite = 512;
+constexpr size_t kMaxStatusMessageBytes = 4096;
 
 Connection* connection_of(uv_handle_t* handle) { return static_cast<Connection*>(handle->data); }
 
@@ -41,7 +42,7 @@ Connection::Connection(EventLoop& loop, const Identity& identity, const Connecti
       remote_(std::move(remote)),
       ticker_(loop),
       deadline_timer_(loop),
-      reader_(options.frame_limits),
+      reader_(options.frame_limits, FrameReader::Admission::kControlFramesOnly, hooks_.receive_budget),
       writer_(options.writer_limits) {
   created_ms_ = last_read_ms_ = last_progress_ms_ = loop_.now_ms();
 }
@@ -100,6 +101,11 @@ void Connection::start_timers() {
 void Connection::on_socket_ready() {
   state_ = State::kHandshaking;
   uv_tcp_nodelay(socket_.get(), 1);
+  if (!start_reading()) return;
+  send_hello();
+}
+
+bool Connection::start_reading() {
   const int started = uv_read_start(
       socket_.as_stream(),
       [](uv_handle_t* handle, size_t, uv_buf_t* buffer) {
@@ -124,9 +130,23 @@ void Connection::on_socket_ready() {
       });
   if (started != 0) {
     close(uv_status(started, StatusCode::kUnavailable, "starting to read"));
-    return;
+    return false;
   }
-  send_hello();
+  reading_ = true;
+  return true;
+}
+
+void Connection::apply_backpressure() {
+  // A peer that sends requests but does not read the answers would otherwise grow the send
+  // queue without bound: stop reading from it until the queue has drained to half.
+  const uint64_t queued = writer_.queued_bytes() + bytes_in_flight_;
+  const uint64_t limit = options_.writer_limits.max_queued_bytes;
+  if (reading_ && queued > limit) {
+    HIVE_UV_CHECK(uv_read_stop(socket_.as_stream()));
+    reading_ = false;
+  } else if (!reading_ && queued <= limit / 2 && !closed()) {
+    start_reading();
+  }
 }
 
 void Connection::on_read(ssize_t nread) {
@@ -154,6 +174,15 @@ void Connection::on_tick() {
                                                    " stalled mid-frame for ", quiet, " ms")));
     return;
   }
+  const uint64_t write_stalled = now - last_write_progress_ms_;
+  if (bytes_in_flight_ > 0 && write_stalled >= static_cast<uint64_t>(options_.stall_timeout.count())) {
+    if (hooks_.counters != nullptr) ++hooks_.counters->connections_stalled;
+    log(LogLevel::kWarning, "closing connection to ", remote_.to_string(), ": peer read nothing for ",
+        write_stalled, " ms");
+    close(Status(StatusCode::kUnavailable, str_cat("peer ", remote_.to_string(), " read nothing for ",
+                                                   write_stalled, " ms")));
+    return;
+  }
   const bool idle = pending_.empty() && serving_.empty() && writer_.empty() && bytes_in_flight_ == 0;
   if (idle && now - last_progress_ms_ >= static_cast<uint64_t>(options_.idle_timeout.count())) {
     close(Status(StatusCode::kUnavailable, str_cat("connection to ", remote_.to_string(), " idle")));
@@ -171,7 +200,6 @@ void Connection::send_hello() {
 
 void Connection::on_control(FrameHeader header) {
   if (closed()) return;
-  last_progress_ms_ = loop_.now_ms();
   switch (header.kind) {
     case FrameKind::kHello: return on_hello(header);
     case FrameKind::kProof: return on_proof(header);
@@ -189,6 +217,11 @@ void Connection::on_control(FrameHeader header) {
 void Connection::on_hello(const FrameHeader& header) {
   if (peer_hello_) {
     fail_bad_input(Status(StatusCode::kProtocolError, "second hello on one connection"));
+    return;
+  }
+  if (header.hello->public_key == identity_.public_key() || header.hello->nonce == own_nonce_) {
+    // Our own hello reflected back: nobody else can answer it with our key.
+    fail_bad_input(Status(StatusCode::kUnauthenticated, "peer presented this node's own key or nonce"));
     return;
   }
   peer_hello_ = *header.hello;
@@ -216,6 +249,7 @@ void Connection::on_proof(const FrameHeader& header) {
     return;
   }
   state_ = State::kReady;
+  reader_.allow_messages();
   std::vector<uint64_t> waiting;
   for (auto& [call_id, call] : pending_) {
     if (call.unsent) waiting.push_back(call_id);
@@ -295,7 +329,7 @@ void Connection::call(uint64_t call_id, std::string method, Message request,
   header.kind = FrameKind::kRequest;
   header.call_id = call_id;
   header.method = method;
-  header.timeout_ms = static_cast<uint32_t>(options.timeout.count());
+  header.timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(options.timeout.count(), 0, UINT32_MAX));
   auto [entry, inserted] = pending_.try_emplace(call_id);
   HIVE_NET_CHECK(inserted, "call id ", call_id, " reused on one connection");
   PendingCall& call = entry->second;
@@ -363,10 +397,7 @@ void Connection::cancel(uint64_t call_id) {
 
 void Connection::send_cancel(uint64_t call_id) {
   if (closed()) return;
-  FrameHeader cancel;
-  cancel.kind = FrameKind::kCancel;
-  cancel.call_id = call_id;
-  writer_.enqueue_control(cancel);
+  writer_.cancel_request(call_id);
   pump_writes();
 }
 
@@ -392,15 +423,17 @@ void Connection::send_response(uint64_t call_id, Result<Message> reply) {
     Status status = writer_.enqueue(header, std::move(reply).value());
     if (status.is_ok()) {
       pump_writes();
+      apply_backpressure();
       return;
     }
     reply = status;
   }
-  // An error answer has no payload: it goes out as a control frame, past the queue limit.
+  // An error answer has no payload: it goes out as a control frame, ahead of bulk data.
   header.status_code = static_cast<int32_t>(reply.status().code());
-  header.status_message = reply.status().message();
+  header.status_message = reply.status().message().substr(0, kMaxStatusMessageBytes);
   writer_.enqueue_control(header);
   pump_writes();
+  apply_backpressure();
 }
 
 void Connection::finish_call(uint64_t call_id, Result<Reply> result) {
@@ -435,10 +468,11 @@ void Connection::close(const Status& reason) {
     finish_call(call_id, Status(code, str_cat("connection to ", remote_.to_string(), " closed: ",
                                               reason.message())));
   }
-  for (auto& entry : serving_) {
+  // Cancelling may answer (and so erase from serving_) right away: walk a detached copy.
+  auto serving = std::exchange(serving_, {});
+  for (auto& entry : serving) {
     if (auto responder = entry.second.lock()) responder->mark_cancelled();
   }
-  serving_.clear();
   if (hooks_.on_closed) hooks_.on_closed(*this);
 }
 
@@ -466,6 +500,7 @@ void Connection::pump_writes() {
     }
     request->connection = shared_from_this();
     request->request.data = request;
+    if (bytes_in_flight_ == 0) last_write_progress_ms_ = loop_.now_ms();
     bytes_in_flight_ += request->bytes;
     const int started = uv_write(&request->request, socket_.as_stream(), request->buffers.data(),
                                  static_cast<unsigned>(request->buffers.size()),
@@ -516,7 +551,9 @@ void Connection::on_write_done(WriteRequest* request, int status) {
     close(uv_status(status, StatusCode::kUnavailable, str_cat("writing to ", remote_.to_string())));
     return;
   }
+  last_write_progress_ms_ = loop_.now_ms();
   pump_writes();
+  apply_backpressure();
 }
 
 }  // namespace hive::net

@@ -30,8 +30,9 @@ struct ConnectionOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   // A connection with no calls either way and no traffic for this long is closed.
   std::chrono::milliseconds idle_timeout{60000};
-  // A peer that stops mid-frame (or mid-message) for this long is cut off.
-  std::chrono::milliseconds stall_timeout{10000};
+  // A peer that stops mid-frame (or mid-message), or stops reading what this side sends, for
+  // this long is cut off. (Links slower than ~50 KB/s may need more: writes go in 1 MiB steps.)
+  std::chrono::milliseconds stall_timeout{20000};
   uint32_t max_incoming_calls = 4096;  // calls being served at once; more get kOverloaded
 };
 
@@ -49,6 +50,7 @@ class Connection : public std::enable_shared_from_this<Connection>, private Fram
     std::function<void(IncomingCall)> dispatch;                 // a request, after the handshake
     std::function<void(Connection&)> on_closed;                 // remove it from the tables
     ConnectionCounters* counters = nullptr;
+    std::shared_ptr<FrameReader::ReceiveBudget> receive_budget;  // shared by the endpoint
   };
 
   Connection(EventLoop& loop, const Identity& identity, const ConnectionOptions& options,
@@ -87,6 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection>, private Fram
   struct WriteRequest;
 
   void on_socket_ready();
+  bool start_reading();
+  void apply_backpressure();
   void start_timers();
   void on_tick();
   void send_hello();
@@ -129,7 +133,9 @@ class Connection : public std::enable_shared_from_this<Connection>, private Fram
   uint64_t bytes_in_flight_ = 0;
   uint64_t created_ms_ = 0;
   uint64_t last_read_ms_ = 0;
-  uint64_t last_progress_ms_ = 0;  // last time a frame was completed
+  uint64_t last_progress_ms_ = 0;  // last time a message was completed
+  uint64_t last_write_progress_ms_ = 0;
+  bool reading_ = false;
 
   Nonce own_nonce_{};
   std::optional<HelloFields> peer_hello_;

@@ -1,5 +1,8 @@
 #include "net/rpc/datagram_channel.h"
 
+#include <sodium.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "net/core/log.h"
@@ -12,6 +15,7 @@ namespace hive::net {
 namespace {
 
 constexpr size_t kMaxUdpPayload = 65507;
+constexpr size_t kMaxStatusMessageBytes = 1024;
 
 // The whole message as one contiguous datagram, or nothing when it does not fit in max_bytes.
 std::shared_ptr<std::vector<std::byte>> encode_datagram(FrameHeader header, Message message,
@@ -34,7 +38,9 @@ struct SendRequest {
 }  // namespace
 
 DatagramChannel::DatagramChannel(Endpoint& endpoint)
-    : endpoint_(endpoint), receive_buffer_(kMaxUdpPayload + 1) {}
+    : endpoint_(endpoint), receive_buffer_(kMaxUdpPayload + 1) {
+  ensure_sodium_initialized();  // call ids are random
+}
 
 DatagramChannel::~DatagramChannel() { close(); }
 
@@ -103,12 +109,12 @@ void DatagramChannel::send(const SocketAddress& to, std::shared_ptr<std::vector<
 
 void DatagramChannel::call(const SocketAddress& to, std::string method, Message request,
                            const CallOptions& options, ReplyCallback done) {
-  const uint64_t call_id = next_call_id_++;
+  const uint64_t call_id = unused_call_id();
   FrameHeader header;
   header.kind = FrameKind::kRequest;
   header.call_id = call_id;
   header.method = method;
-  header.timeout_ms = static_cast<uint32_t>(options.timeout.count());
+  header.timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(options.timeout.count(), 0, UINT32_MAX));
   auto datagram = encode_datagram(header, request, endpoint_.options_.max_datagram_bytes);
   if (!datagram) {
     endpoint_.call(to, std::move(method), std::move(request), options, std::move(done));
@@ -155,9 +161,15 @@ void DatagramChannel::repeat_over_tcp(uint64_t call_id) {
   auto node = pending_.extract(call_id);
   if (node.empty()) return;
   Pending& pending = node.mapped();
-  const uint64_t elapsed = endpoint_.loop().now_ms() - pending.started_ms;
+  const auto elapsed = static_cast<int64_t>(endpoint_.loop().now_ms() - pending.started_ms);
   CallOptions options = pending.options;
-  options.timeout -= std::chrono::milliseconds(std::min<uint64_t>(elapsed, options.timeout.count()));
+  if (elapsed >= options.timeout.count()) {
+    pending.done(Status(StatusCode::kDeadlineExceeded,
+                        str_cat("datagram call '", pending.method, "' to ", pending.to.to_string(),
+                                ": reply too large for a datagram and no time left to repeat it over TCP")));
+    return;
+  }
+  options.timeout -= std::chrono::milliseconds(elapsed);
   endpoint_.call(pending.to, std::move(pending.method), std::move(pending.request), options,
                  std::move(pending.done));
 }
@@ -181,14 +193,35 @@ void DatagramChannel::on_receive(std::span<const std::byte> datagram, const sock
   }
 }
 
+uint64_t DatagramChannel::unused_call_id() {
+  // Random ids: a spoofer who cannot see our traffic cannot guess which reply we expect.
+  uint64_t call_id = 0;
+  do {
+    randombytes_buf(&call_id, sizeof(call_id));
+  } while (call_id == 0 || pending_.contains(call_id));
+  return call_id;
+}
+
 void DatagramChannel::on_request(FrameHeader header, Message message, const SocketAddress& from) {
   const uint64_t call_id = header.call_id;
+  if (serving_ >= endpoint_.options_.connection.max_incoming_calls) {
+    FrameHeader refusal;
+    refusal.kind = FrameKind::kResponse;
+    refusal.call_id = call_id;
+    refusal.status_code = static_cast<int32_t>(StatusCode::kOverloaded);
+    refusal.status_message = str_cat("serving ", serving_, " datagram calls, the limit");
+    if (auto datagram = encode_datagram(refusal, Message{}, kMaxUdpPayload)) send(from, std::move(datagram));
+    return;
+  }
+  ++serving_;
   std::weak_ptr<DatagramChannel> weak = weak_from_this();
   const size_t max_bytes = endpoint_.options_.max_datagram_bytes;
   auto responder = std::make_shared<Responder>(
       endpoint_.loop(), header.method, [weak, call_id, from, max_bytes](Result<Message> reply) {
         auto self = weak.lock();
-        if (!self || self->closed_) return;
+        if (!self) return;
+        --self->serving_;
+        if (self->closed_) return;
         FrameHeader response;
         response.kind = FrameKind::kResponse;
         response.call_id = call_id;
@@ -201,7 +234,7 @@ void DatagramChannel::on_request(FrameHeader header, Message message, const Sock
           }
         } else {
           response.status_code = static_cast<int32_t>(reply.status().code());
-          response.status_message = reply.status().message();
+          response.status_message = reply.status().message().substr(0, kMaxStatusMessageBytes);
         }
         if (!datagram) datagram = encode_datagram(response, Message{}, kMaxUdpPayload);
         if (datagram) self->send(from, std::move(datagram));

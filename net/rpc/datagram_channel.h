@@ -46,6 +46,7 @@ class DatagramChannel : public std::enable_shared_from_this<DatagramChannel> {
     uint64_t started_ms = 0;
   };
 
+  uint64_t unused_call_id();
   void send(const SocketAddress& to, std::shared_ptr<std::vector<std::byte>> datagram);
   void on_receive(std::span<const std::byte> datagram, const sockaddr* from);
   void on_request(FrameHeader header, Message message, const SocketAddress& from);
@@ -58,7 +59,7 @@ class DatagramChannel : public std::enable_shared_from_this<DatagramChannel> {
   UvHandle<uv_udp_t> socket_;
   std::vector<std::byte> receive_buffer_;
   std::map<uint64_t, Pending> pending_;
-  uint64_t next_call_id_ = 1;
+  uint64_t serving_ = 0;  // requests whose handlers have not answered yet
   uint64_t dropped_bad_input_ = 0;
   bool closed_ = false;
 };

@@ -24,7 +24,11 @@ Result<SocketAddress> bound_address(uv_tcp_t* socket) {
 }  // namespace
 
 Endpoint::Endpoint(EventLoop& loop, Identity identity, EndpointOptions options)
-    : loop_(loop), identity_(std::move(identity)), options_(std::move(options)) {}
+    : loop_(loop),
+      identity_(std::move(identity)),
+      options_(std::move(options)),
+      receive_budget_(std::make_shared<FrameReader::ReceiveBudget>(
+          FrameReader::ReceiveBudget{options_.max_receive_bytes, 0})) {}
 
 Endpoint::~Endpoint() { shutdown(); }
 
@@ -103,6 +107,11 @@ void Endpoint::on_accept(int status) {
     log(LogLevel::kWarning, "accepting a connection failed: ", uv_error_text(result));
     return;
   }
+  if (inbound_.size() >= options_.max_inbound_connections) {
+    ++stats_.connections_refused_over_limit;
+    log(LogLevel::kWarning, "refused a connection: ", inbound_.size(), " inbound connections, the limit");
+    return;  // `client` closes the socket
+  }
   ++stats_.connections_accepted;
   auto connection = std::make_shared<Connection>(
       loop_, identity_, options_.connection, hooks(), Connection::Side::kInbound,
@@ -120,6 +129,7 @@ Connection::Hooks Endpoint::hooks() {
     std::erase_if(inbound_, [&](const auto& connection) { return connection.get() == &closed; });
   };
   hooks.counters = &counters_;
+  hooks.receive_budget = receive_budget_;
   return hooks;
 }
 
@@ -135,20 +145,19 @@ void Endpoint::dispatch(IncomingCall call) {
   ++stats_.calls_served;
   auto handler = handlers_.find(call.method);
   if (handler == handlers_.end()) {
+    constexpr size_t kEchoedNameBytes = 64;  // the name comes from the peer: do not echo much
     call.responder->respond(Status(StatusCode::kNotFound,
-                                   str_cat("no method '", call.method, "' on peer ",
-                                           identity_.peer_id().to_hex())));
+                                   str_cat("no method '", call.method.substr(0, kEchoedNameBytes),
+                                           "' on peer ", identity_.peer_id().to_hex())));
     return;
   }
   std::shared_ptr<Responder> responder = call.responder;
   try {
     handler->second(std::move(call));
   } catch (const std::exception& error) {
-    // A handler's exception is that call's failure, not the server's.
-    if (!responder->answered()) {
-      responder->respond(Status(StatusCode::kInternal,
-                                str_cat("handler of '", handler->first, "' failed: ", error.what())));
-    }
+    // A handler's exception is that call's failure, not the server's (unless it answered).
+    responder->try_respond(Status(StatusCode::kInternal,
+                                  str_cat("handler of '", handler->first, "' failed: ", error.what())));
   }
 }
 

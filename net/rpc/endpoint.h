@@ -30,11 +30,16 @@ struct EndpointOptions {
   size_t max_datagram_bytes = 8192;
   // A datagram call is sent this many times, evenly over its timeout, before it fails.
   int datagram_attempts = 3;
+  // Accepted connections beyond this are closed at once.
+  size_t max_inbound_connections = 4096;
+  // Payload bytes arriving over all connections at once.
+  uint64_t max_receive_bytes = 4ull << 30;
 };
 
 struct EndpointStats {
   uint64_t connections_open = 0;
   uint64_t connections_accepted = 0;
+  uint64_t connections_refused_over_limit = 0;
   uint64_t connections_rejected_bad_input = 0;
   uint64_t connections_rejected_handshake = 0;
   uint64_t connections_stalled = 0;
@@ -106,6 +111,7 @@ class Endpoint {
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> calls_;
   uint64_t next_call_id_ = 1;
   ConnectionCounters counters_;
+  std::shared_ptr<FrameReader::ReceiveBudget> receive_budget_;
   EndpointStats stats_;
 };
 

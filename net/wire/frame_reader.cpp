@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 
 #include "net/wire/payload_pool.h"
 
@@ -24,8 +25,14 @@ Status protocol_error(std::string message) {
 
 }  // namespace
 
-FrameReader::FrameReader(FrameLimits limits) : limits_(limits) {
+FrameReader::FrameReader(FrameLimits limits, Admission admission,
+                         std::shared_ptr<ReceiveBudget> budget)
+    : limits_(limits), admission_(admission), budget_(std::move(budget)) {
   header_region_.reserve(1024);
+}
+
+FrameReader::~FrameReader() {
+  if (budget_) budget_->used -= pending_bytes_;
 }
 
 bool FrameReader::mid_message() const {
@@ -103,9 +110,15 @@ Status FrameReader::on_header_complete(Sink& sink) {
   switch (header.value().kind) {
     case FrameKind::kRequest:
     case FrameKind::kResponse:
-      return start_message(std::move(header).value(), chunk_bytes, sink);
     case FrameKind::kContinuation:
-      return continue_message(header.value(), chunk_bytes);
+      if (admission_ == Admission::kControlFramesOnly) {
+        return protocol_error(str_cat(frame_kind_name(header.value().kind),
+                                      " before the identity handshake"));
+      }
+      if (header.value().kind == FrameKind::kContinuation) {
+        return continue_message(header.value(), chunk_bytes);
+      }
+      return start_message(std::move(header).value(), chunk_bytes, sink);
     default:
       if (chunk_bytes != 0) {
         return protocol_error(str_cat(frame_kind_name(header.value().kind), " frame carries ",
@@ -141,10 +154,21 @@ Status FrameReader::start_message(FrameHeader header, uint64_t chunk_bytes, Sink
     deliver(std::move(header), nullptr, sink);
     return Status::ok();
   }
+  if (budget_ && header.payload_length > budget_->limit - std::min(budget_->used, budget_->limit)) {
+    return Status(StatusCode::kTooLarge,
+                  str_cat("message of ", header.payload_length, " bytes while this endpoint is receiving ",
+                          budget_->used, " bytes, limit ", budget_->limit));
+  }
   Partial partial;
-  partial.payload = allocate_payload(header.payload_length);
+  try {
+    partial.payload = allocate_payload(header.payload_length);
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kTooLarge,
+                  str_cat("cannot allocate ", header.payload_length, " bytes for a message"));
+  }
   partial.header = std::move(header);
   pending_bytes_ += partial.header.payload_length;
+  if (budget_) budget_->used += partial.header.payload_length;
   auto [entry, inserted] = partials_.emplace(key, std::move(partial));
   chunk_target_ = key;
   chunk_destination_ = entry->second.payload.get();
@@ -189,6 +213,7 @@ void FrameReader::finish_message(PartialKey key, Sink& sink) {
   auto node = partials_.extract(key);
   Partial& partial = node.mapped();
   pending_bytes_ -= partial.header.payload_length;
+  if (budget_) budget_->used -= partial.header.payload_length;
   deliver(std::move(partial.header), std::move(partial.payload), sink);
 }
 
@@ -223,7 +248,11 @@ class DatagramSink final : public FrameReader::Sink {
 
 Result<DecodedDatagram> decode_datagram(std::span<const std::byte> datagram,
                                         const FrameLimits& limits) {
-  FrameReader reader(limits);
+  // A datagram cannot announce more payload than it carries: a 100-byte datagram claiming a
+  // gigabyte must not cost a gigabyte.
+  FrameLimits datagram_limits = limits;
+  datagram_limits.max_message_bytes = std::min<uint64_t>(limits.max_message_bytes, datagram.size());
+  FrameReader reader(datagram_limits);
   DatagramSink sink;
   Status status = reader.consume(datagram, sink);
   if (!status.is_ok()) return status;

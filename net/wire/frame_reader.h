@@ -29,7 +29,24 @@ class FrameReader {
     virtual void on_control(FrameHeader header) = 0;
   };
 
-  explicit FrameReader(FrameLimits limits);
+  // Payload bytes arriving over all of an endpoint's connections, against one limit, so that
+  // many connections cannot together hold more than that. I/O thread only.
+  struct ReceiveBudget {
+    uint64_t limit = 0;
+    uint64_t used = 0;
+  };
+
+  // Until allow_messages(), only control frames are accepted: a peer that has not proven its
+  // identity cannot make this node allocate payload buffers.
+  enum class Admission { kControlFramesOnly, kAllFrames };
+
+  explicit FrameReader(FrameLimits limits, Admission admission = Admission::kAllFrames,
+                       std::shared_ptr<ReceiveBudget> budget = nullptr);
+  ~FrameReader();
+  FrameReader(const FrameReader&) = delete;
+  FrameReader& operator=(const FrameReader&) = delete;
+
+  void allow_messages() { admission_ = Admission::kAllFrames; }
 
   // Where the transport should put the next bytes it reads.
   std::span<std::byte> read_buffer();
@@ -61,6 +78,8 @@ class FrameReader {
   void deliver(FrameHeader header, std::shared_ptr<std::byte[]> payload, Sink& sink);
 
   FrameLimits limits_;
+  Admission admission_;
+  std::shared_ptr<ReceiveBudget> budget_;
   State state_ = State::kPrefix;
   std::vector<std::byte> header_region_;  // prefix + header + padding of the current frame
   uint64_t frame_length_ = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "net/codec/tensor_codec.h"
+
 namespace hive::net {
 namespace {
 
@@ -37,6 +39,25 @@ void append_payload_pieces(const FrameHeader& header, const Message& message, ui
 }  // namespace
 
 Status FrameWriter::enqueue(FrameHeader header, Message message) {
+  // A malformed message would make the peer close the connection, failing every call on it:
+  // it fails here instead, alone.
+  if (message.metadata.size() > limits_.max_metadata_bytes) {
+    return Status(StatusCode::kTooLarge, str_cat("message metadata of ", message.metadata.size(),
+                                                 " bytes, limit ", limits_.max_metadata_bytes));
+  }
+  for (size_t i = 0; i < message.tensors.size(); ++i) {
+    const WireTensor& tensor = message.tensors[i];
+    auto expected = encoded_size(tensor.descriptor, tensor.compression);
+    if (!expected.is_ok()) {
+      return Status(StatusCode::kInvalidArgument, str_cat("tensor ", i, ": ", expected.status().message()));
+    }
+    if (expected.value() != tensor.bytes.size()) {
+      return Status(StatusCode::kInvalidArgument,
+                    str_cat("tensor ", i, ": ", compression_name(tensor.compression), " ",
+                            wire_dtype_name(tensor.descriptor.dtype), " needs ", expected.value(),
+                            " bytes, has ", tensor.bytes.size()));
+    }
+  }
   header.tensors.clear();
   header.tensors.reserve(message.tensors.size());
   uint64_t offset = 0;
@@ -65,6 +86,7 @@ Status FrameWriter::enqueue(FrameHeader header, Message message) {
 
 void FrameWriter::enqueue_control(const FrameHeader& header) {
   auto bytes = std::make_shared<std::vector<std::byte>>(encode_frame_prefix(header, 0));
+  queued_bytes_ += bytes->size();
   OutgoingFrame frame;
   frame.pieces.emplace_back(*bytes);
   frame.bytes = bytes->size();
@@ -76,6 +98,7 @@ std::optional<OutgoingFrame> FrameWriter::next_frame() {
   if (!control_.empty()) {
     OutgoingFrame frame = std::move(control_.front());
     control_.pop_front();
+    queued_bytes_ -= std::min(queued_bytes_, frame.bytes);
     return frame;
   }
   if (streams_.empty()) return std::nullopt;
@@ -87,8 +110,36 @@ std::optional<OutgoingFrame> FrameWriter::next_frame() {
   } else {
     // The header's share of the accounting leaves with the last frame.
     queued_bytes_ -= std::min<uint64_t>(queued_bytes_, stream->header.metadata.size() + 256);
+    if (stream->cancel_when_sent) enqueue_control(cancel_frame(stream->header.call_id));
   }
   return frame;
+}
+
+FrameHeader FrameWriter::cancel_frame(uint64_t call_id) {
+  FrameHeader cancel;
+  cancel.kind = FrameKind::kCancel;
+  cancel.call_id = call_id;
+  return cancel;
+}
+
+void FrameWriter::cancel_request(uint64_t call_id) {
+  auto found = std::find_if(streams_.begin(), streams_.end(), [&](const auto& queued) {
+    return queued->header.kind == FrameKind::kRequest && queued->header.call_id == call_id;
+  });
+  if (found == streams_.end()) {
+    enqueue_control(cancel_frame(call_id));  // all sent: the callee may be working on it
+    return;
+  }
+  Stream& stream = **found;
+  if (stream.started) {
+    // The callee learns of the call only once it has all of it; cancelling sooner would let
+    // the cancel overtake the request.
+    stream.cancel_when_sent = true;
+    return;
+  }
+  queued_bytes_ -= std::min<uint64_t>(queued_bytes_,
+                                      stream.header.payload_length + stream.header.metadata.size() + 256);
+  streams_.erase(found);  // never seen by the callee: nothing to tell it
 }
 
 OutgoingFrame FrameWriter::frame_of(Stream& stream, std::shared_ptr<Stream> keepalive) {
@@ -112,6 +163,7 @@ OutgoingFrame FrameWriter::frame_of(Stream& stream, std::shared_ptr<Stream> keep
   bytes->stream = std::move(keepalive);
   frame.keepalive = std::move(bytes);
   stream.sent = end;
+  stream.started = true;
   queued_bytes_ -= std::min(queued_bytes_, end - begin);
   return frame;
 }

@@ -27,7 +27,10 @@ struct OutgoingFrame {
 
 struct WriterLimits {
   uint64_t chunk_bytes = 4ull << 20;
-  uint64_t max_queued_bytes = 1ull << 30;  // accepted but not yet handed to the socket
+  // Accepted but not yet handed to the socket, control frames included. Past it, new messages
+  // get kOverloaded and the connection stops reading requests until the queue drains.
+  uint64_t max_queued_bytes = 1ull << 30;
+  uint64_t max_metadata_bytes = 512ull << 10;  // peers accept headers up to 1 MiB
 };
 
 class FrameWriter {
@@ -36,10 +39,15 @@ class FrameWriter {
 
   // Queues a request or response. Lays the tensors out in the payload (64-byte aligned) and
   // fills header.tensors, payload_length and metadata. kOverloaded when the queue already holds
-  // max_queued_bytes (an empty queue always accepts one message).
+  // max_queued_bytes (an empty queue always accepts one message); kInvalidArgument when a
+  // tensor's bytes do not match its descriptor and compression; kTooLarge for huge metadata.
   Status enqueue(FrameHeader header, Message message);
-  // Cancel, hello and proof frames: small, and sent before any further message data.
+  // Cancel, hello, proof and error-response frames: small, and sent before any further
+  // message data.
   void enqueue_control(const FrameHeader& header);
+  // Withdraws a request not yet started; tells the callee (a Cancel frame) about one it has or
+  // will have received in full.
+  void cancel_request(uint64_t call_id);
 
   // The next frame to write, or nothing when the queue is empty.
   std::optional<OutgoingFrame> next_frame();
@@ -51,8 +59,11 @@ class FrameWriter {
     FrameHeader header;
     Message message;
     uint64_t sent = 0;
+    bool started = false;
+    bool cancel_when_sent = false;
   };
   OutgoingFrame frame_of(Stream& stream, std::shared_ptr<Stream> keepalive);
+  static FrameHeader cancel_frame(uint64_t call_id);
 
   WriterLimits limits_;
   std::deque<OutgoingFrame> control_;

@@ -190,5 +190,44 @@ TEST(Stall, PeerThatStopsMidFrameIsCutOff) {
   EXPECT_EQ(server.stats().connections_stalled, 1u);
 }
 
+TEST(Handshake, OwnHelloReflectedBackIsRejected) {
+  EventLoop loop;
+  Endpoint server(loop, identity_from_seed(1));
+  auto address = server.listen("127.0.0.1:0");
+  ASSERT_TRUE(address.is_ok());
+  RawSocket raw(address.value());
+  FrameHeader server_hello = read_frame_header(raw);
+  ASSERT_TRUE(server_hello.hello.has_value());
+  raw.send_all(frame_bytes(server_hello, 0));
+  EXPECT_TRUE(raw.wait_for_close());
+  EXPECT_EQ(server.stats().connections_rejected_bad_input, 1u);
+}
+
+TEST(Stall, PeerThatSendsRequestsButNeverReadsIsCutOff) {
+  EventLoop loop;
+  EndpointOptions options;
+  options.connection.writer_limits.max_queued_bytes = 64 << 10;
+  options.connection.stall_timeout = 200ms;
+  Endpoint server(loop, identity_from_seed(1), options);
+  auto address = server.listen("127.0.0.1:0");
+  ASSERT_TRUE(address.is_ok());
+  RawSocket raw(address.value());
+  testing::complete_handshake(raw, identity_from_seed(7));
+  // Requests for a method that does not exist: each costs the server an error reply that this
+  // peer never reads. The server must stop reading (bounded queue), then give up on the peer.
+  std::vector<std::byte> requests;
+  for (uint64_t call = 1; call <= 200000; ++call) {
+    FrameHeader request;
+    request.kind = FrameKind::kRequest;
+    request.call_id = call;
+    request.method = "no-such-method";
+    std::vector<std::byte> frame = frame_bytes(request, 0);
+    requests.insert(requests.end(), frame.begin(), frame.end());
+  }
+  raw.send_all(requests);  // returns once the server hangs up
+  EXPECT_TRUE(raw.wait_for_close());
+  EXPECT_EQ(server.stats().connections_stalled, 1u);
+}
+
 }  // namespace
 }  // namespace hive::net

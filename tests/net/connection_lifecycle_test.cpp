@@ -13,26 +13,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::identity_from_seed;
-using testing::frame_bytes;
-using testing::hello_from;
 using testing::RawSocket;
-using testing::read_frame_header;
-
-// Runs a correct handshake as `identity` over a raw socket.
-void complete_handshake(RawSocket& raw, const Identity& identity) {
-  FrameHeader server_hello = read_frame_header(raw);
-  ASSERT_TRUE(server_hello.hello.has_value());
-  const Nonce nonce = random_nonce();
-  raw.send_all(frame_bytes(hello_from(identity, nonce)));
-  FrameHeader proof;
-  proof.kind = FrameKind::kProof;
-  proof.proof = sign_handshake(identity, nonce, server_hello.hello->public_key, server_hello.hello->nonce);
-  raw.send_all(frame_bytes(proof));
-  FrameHeader server_proof = read_frame_header(raw);
-  ASSERT_TRUE(server_proof.proof.has_value());
-  EXPECT_TRUE(verify_handshake(server_hello.hello->public_key, server_hello.hello->nonce, identity, nonce,
-                               *server_proof.proof));
-}
 
 TEST(ConnectionLifecycle, IdleConnectionIsClosedAfterTheIdleTimeout) {
   EventLoop loop;
@@ -42,7 +23,7 @@ TEST(ConnectionLifecycle, IdleConnectionIsClosedAfterTheIdleTimeout) {
   auto address = server.listen("127.0.0.1:0");
   ASSERT_TRUE(address.is_ok());
   RawSocket raw(address.value());
-  complete_handshake(raw, identity_from_seed(7));
+  testing::complete_handshake(raw, identity_from_seed(7));
   const auto handshake_done = std::chrono::steady_clock::now();
   EXPECT_TRUE(raw.wait_for_close());
   EXPECT_GE(std::chrono::steady_clock::now() - handshake_done, 90ms);

@@ -1046,5 +1046,91 @@ TEST(DatagramTest, TwoMessagesAreProtocolError) {
                "not exactly one complete message");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Admission, writer validation and cancellation
+
+TEST(FrameAdmissionTest, ControlOnlyReaderRefusesMessagesUntilAllowed) {
+  FrameReader reader(FrameLimits{}, FrameReader::Admission::kControlFramesOnly);
+  RecordingSink sink;
+  const Bytes request = frame_with_chunk(request_header(1, 10), 10);
+  expect_error(reader.consume(request, sink), StatusCode::kProtocolError,
+               "request before the identity handshake");
+  FrameReader allowed(FrameLimits{}, FrameReader::Admission::kControlFramesOnly);
+  allowed.allow_messages();
+  EXPECT_TRUE(allowed.consume(request, sink).is_ok());
+  EXPECT_EQ(sink.messages.size(), 1u);
+}
+
+TEST(FrameAdmissionTest, SharedReceiveBudgetLimitsAllReadersTogether) {
+  auto budget = std::make_shared<FrameReader::ReceiveBudget>(FrameReader::ReceiveBudget{1000, 0});
+  RecordingSink sink;
+  FrameReader first(FrameLimits{}, FrameReader::Admission::kAllFrames, budget);
+  FrameReader second(FrameLimits{}, FrameReader::Admission::kAllFrames, budget);
+  // 600 bytes announced, 10 sent: the rest is still owed, and counts.
+  EXPECT_TRUE(first.consume(frame_with_chunk(request_header(1, 600), 10), sink).is_ok());
+  EXPECT_EQ(budget->used, 600u);
+  expect_error(second.consume(frame_with_chunk(request_header(2, 600), 10), sink),
+               StatusCode::kTooLarge, "this endpoint is receiving 600 bytes, limit 1000");
+}
+
+Message message_with_floats(size_t count) {
+  std::vector<float> values(count, 1.0f);
+  Message message;
+  auto tensor = copy_wire_tensor(TensorDescriptor{WireDType::kF32, {static_cast<int64_t>(count)}},
+                                 std::as_bytes(std::span(values)));
+  EXPECT_TRUE(tensor.is_ok());
+  message.tensors.push_back(std::move(tensor).value());
+  return message;
+}
+
+TEST(FrameWriterTest, TensorWhoseBytesDoNotMatchItsDescriptorIsRefused) {
+  FrameWriter writer(WriterLimits{});
+  Message message = message_with_floats(4);
+  message.tensors[0].descriptor.shape = {5};
+  expect_error(writer.enqueue(request_header(1, 0), std::move(message)), StatusCode::kInvalidArgument,
+               "tensor 0: none f32 needs 20 bytes, has 16");
+  EXPECT_TRUE(writer.empty());
+}
+
+std::vector<FrameKind> drain_kinds(FrameWriter& writer) {
+  std::vector<FrameKind> kinds;
+  while (auto frame = writer.next_frame()) {
+    Bytes bytes;
+    for (auto piece : frame->pieces) bytes.insert(bytes.end(), piece.begin(), piece.end());
+    auto header = decode_frame_header(std::span(bytes).subspan(kFramePrefixBytes, load_u32(bytes, 4)), {});
+    EXPECT_TRUE(header.is_ok());
+    kinds.push_back(header.value().kind);
+  }
+  return kinds;
+}
+
+TEST(FrameWriterTest, CancelWithdrawsARequestNotStartedYet) {
+  FrameWriter writer(WriterLimits{});
+  ASSERT_TRUE(writer.enqueue(request_header(1, 0), message_with_floats(10)).is_ok());
+  writer.cancel_request(1);
+  EXPECT_TRUE(writer.empty());
+  EXPECT_EQ(writer.queued_bytes(), 0u);
+}
+
+TEST(FrameWriterTest, CancelOfAPartlySentRequestFollowsItsLastFrame) {
+  WriterLimits limits;
+  limits.chunk_bytes = 64;
+  FrameWriter writer(limits);
+  ASSERT_TRUE(writer.enqueue(request_header(1, 0), message_with_floats(64)).is_ok());  // 4 chunks
+  ASSERT_TRUE(writer.next_frame().has_value());
+  writer.cancel_request(1);
+  EXPECT_EQ(drain_kinds(writer), (std::vector<FrameKind>{FrameKind::kContinuation, FrameKind::kContinuation,
+                                                         FrameKind::kContinuation, FrameKind::kCancel}));
+  EXPECT_EQ(writer.queued_bytes(), 0u);
+}
+
+TEST(FrameWriterTest, CancelOfASentRequestIsSentAtOnce) {
+  FrameWriter writer(WriterLimits{});
+  ASSERT_TRUE(writer.enqueue(request_header(1, 0), message_with_floats(4)).is_ok());
+  ASSERT_TRUE(writer.next_frame().has_value());
+  writer.cancel_request(1);
+  EXPECT_EQ(drain_kinds(writer), std::vector<FrameKind>{FrameKind::kCancel});
+}
+
 }  // namespace
 }  // namespace hive::net

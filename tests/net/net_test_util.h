@@ -35,7 +35,7 @@ inline std::span<const std::byte> as_bytes_of(const std::vector<float>& values) 
 inline Message float_message(const std::vector<float>& values, std::string_view text = "") {
   Message message;
   message.metadata.resize(text.size());
-  std::memcpy(message.metadata.data(), text.data(), text.size());
+  if (!text.empty()) std::memcpy(message.metadata.data(), text.data(), text.size());
   auto tensor = copy_wire_tensor(TensorDescriptor{WireDType::kF32, {static_cast<int64_t>(values.size())}},
                                  as_bytes_of(values));
   EXPECT_TRUE(tensor.is_ok()) << tensor.status().to_string();
@@ -134,6 +134,22 @@ inline FrameHeader read_frame_header(RawSocket& raw) {
                                     FrameLimits{});
   EXPECT_TRUE(header.is_ok()) << header.status().to_string();
   return header.is_ok() ? std::move(header).value() : FrameHeader{};
+}
+
+// Runs a correct handshake as `identity` over a raw socket, checking the server's proof.
+inline void complete_handshake(RawSocket& raw, const Identity& identity) {
+  FrameHeader server_hello = read_frame_header(raw);
+  ASSERT_TRUE(server_hello.hello.has_value());
+  const Nonce nonce = random_nonce();
+  raw.send_all(frame_bytes(hello_from(identity, nonce)));
+  FrameHeader proof;
+  proof.kind = FrameKind::kProof;
+  proof.proof = sign_handshake(identity, nonce, server_hello.hello->public_key, server_hello.hello->nonce);
+  raw.send_all(frame_bytes(proof));
+  FrameHeader server_proof = read_frame_header(raw);
+  ASSERT_TRUE(server_proof.proof.has_value());
+  EXPECT_TRUE(verify_handshake(server_hello.hello->public_key, server_hello.hello->nonce, identity, nonce,
+                               *server_proof.proof));
 }
 
 }  // namespace hive::net::testing

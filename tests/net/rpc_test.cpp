@@ -95,10 +95,10 @@ TEST_F(RpcTest, DeadlineExpiresWhenTheHandlerIsSlow) {
 TEST_F(RpcTest, CancellationFailsTheCallAndReachesTheServer) {
   std::promise<void> started;
   std::promise<void> server_saw_cancel;
+  std::shared_ptr<Responder> held;  // I/O thread only
   server_.register_handler("hold", [&](IncomingCall call) {
-    call.responder->set_on_cancel([&, responder = call.responder] {
-      server_saw_cancel.set_value();
-    });
+    held = call.responder;
+    held->set_on_cancel([&] { server_saw_cancel.set_value(); });
     started.set_value();
   });
   std::promise<Result<Reply>> reply;
@@ -112,6 +112,7 @@ TEST_F(RpcTest, CancellationFailsTheCallAndReachesTheServer) {
   loop_.run_sync([&] { client_.cancel(handle); });
   EXPECT_EQ(reply.get_future().get().status().code(), StatusCode::kCancelled);
   server_saw_cancel.get_future().get();
+  loop_.run_sync([&] { held.reset(); });
 }
 
 TEST_F(RpcTest, HandlerErrorTravelsBackWithCodeAndMessage) {
