@@ -1,0 +1,221 @@
+#include "dht/storage/local_storage.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace hive::dht {
+
+using net::Status;
+using net::StatusCode;
+using net::str_cat;
+
+namespace {
+
+size_t subkey_entry_bytes(const Bytes& subkey, const Bytes& value) {
+  return kSubkeyOverheadBytes + subkey.size() + value.size();
+}
+
+}  // namespace
+
+std::string_view store_outcome_name(StoreOutcome outcome) {
+  switch (outcome) {
+    case StoreOutcome::kStored: return "stored";
+    case StoreOutcome::kAlreadyExpired: return "already_expired";
+    case StoreOutcome::kNotNewer: return "not_newer";
+  }
+  return "unknown";
+}
+
+LocalStorage::LocalStorage(const Clock& clock, StorageLimits limits)
+    : clock_(clock), limits_(limits) {}
+
+net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, DhtTime expiration,
+                                              std::optional<Bytes> subkey) {
+  if (value.size() > limits_.max_value_bytes) {
+    return Status(StatusCode::kTooLarge,
+                  str_cat("store: value of ", value.size(), " bytes exceeds max_value_bytes ",
+                          limits_.max_value_bytes));
+  }
+  if (subkey && subkey->size() > limits_.max_subkey_bytes) {
+    return Status(StatusCode::kTooLarge,
+                  str_cat("store: subkey of ", subkey->size(),
+                          " bytes exceeds max_subkey_bytes ", limits_.max_subkey_bytes));
+  }
+  if (expiration <= clock_.now()) return StoreOutcome::kAlreadyExpired;
+  purge_expired();  // an expired record neither blocks the store nor takes up room
+
+  const auto entry = records_.find(key);
+  const bool held = entry != records_.end();
+  const size_t old_bytes = held ? entry->second.bytes : 0;
+  const auto too_many_subkeys = [&] {
+    return Status(StatusCode::kOverloaded,
+                  str_cat("store: key ", key.to_hex(), " already holds max_subkeys_per_key ",
+                          limits_.max_subkeys_per_key, " subkeys"));
+  };
+
+  if (!subkey) {
+    if (held && expiration <= entry->second.record.expiration) return StoreOutcome::kNotNewer;
+    const size_t new_bytes = kRecordOverheadBytes + value.size();
+    if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
+    put(key, Record{std::move(value), expiration}, expiration, new_bytes);
+    return StoreOutcome::kStored;
+  }
+
+  if (!held || !entry->second.record.is_dictionary()) {
+    // Nothing held, or a plain value that the new dictionary replaces if it expires later.
+    if (held && expiration <= entry->second.record.expiration) return StoreOutcome::kNotNewer;
+    if (limits_.max_subkeys_per_key == 0) return too_many_subkeys();
+    const size_t new_bytes = kRecordOverheadBytes + subkey_entry_bytes(*subkey, value);
+    if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
+    Dictionary dictionary;
+    dictionary.emplace(std::move(*subkey), TimedValue{std::move(value), expiration});
+    put(key, Record{std::move(dictionary), expiration}, expiration, new_bytes);
+    return StoreOutcome::kStored;
+  }
+
+  // A subkey into a held dictionary: decided by that subkey's entry alone.
+  HeldRecord& held_record = entry->second;
+  auto& dictionary = std::get<Dictionary>(held_record.record.value);
+  const auto found = dictionary.find(*subkey);
+  size_t new_bytes = 0;
+  if (found != dictionary.end()) {
+    if (expiration <= found->second.expiration) return StoreOutcome::kNotNewer;
+    new_bytes = old_bytes - found->second.value.size() + value.size();
+  } else {
+    if (dictionary.size() >= limits_.max_subkeys_per_key) return too_many_subkeys();
+    new_bytes = old_bytes + subkey_entry_bytes(*subkey, value);
+  }
+  // make_room never evicts `key` itself, so entry, dictionary and found stay valid.
+  if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
+
+  unindex(entry);
+  if (found != dictionary.end()) {
+    found->second = TimedValue{std::move(value), expiration};
+  } else {
+    dictionary.emplace(std::move(*subkey), TimedValue{std::move(value), expiration});
+    ++stats_.subkeys;
+  }
+  held_record.record.expiration = std::max(held_record.record.expiration, expiration);
+  held_record.earliest_expiration = std::min(held_record.earliest_expiration, expiration);
+  stats_.bytes_used = stats_.bytes_used - old_bytes + new_bytes;
+  held_record.bytes = new_bytes;
+  index(entry);
+  return StoreOutcome::kStored;
+}
+
+std::optional<Record> LocalStorage::get(const DhtId& key) {
+  purge_expired();
+  const auto entry = records_.find(key);
+  if (entry == records_.end()) return std::nullopt;
+  return entry->second.record;
+}
+
+PurgeCounts LocalStorage::purge_expired() {
+  PurgeCounts counts;
+  const DhtTime now = clock_.now();
+  while (!by_earliest_expiration_.empty() && by_earliest_expiration_.begin()->first <= now) {
+    const auto entry = records_.find(by_earliest_expiration_.begin()->second);
+    HIVE_NET_CHECK(entry != records_.end(), "purge index names a key that is not held");
+    purge_record(entry, now, counts);
+  }
+  return counts;
+}
+
+void LocalStorage::purge_record(Entry entry, DhtTime now, PurgeCounts& counts) {
+  HeldRecord& held = entry->second;
+  if (held.record.expiration <= now) {  // a dictionary's expiration is its latest subkey's
+    ++counts.records;
+    if (held.record.is_dictionary()) counts.subkeys += held.record.dictionary().size();
+    erase(entry);
+    return;
+  }
+  HIVE_NET_CHECK(held.record.is_dictionary(),
+                 "an unexpired plain record is due for purging: its index is stale");
+  unindex(entry);
+  auto& dictionary = std::get<Dictionary>(held.record.value);
+  DhtTime earliest = std::numeric_limits<DhtTime>::max();
+  for (auto subkey = dictionary.begin(); subkey != dictionary.end();) {
+    if (subkey->second.expiration <= now) {
+      const size_t bytes = subkey_entry_bytes(subkey->first, subkey->second.value);
+      held.bytes -= bytes;
+      stats_.bytes_used -= bytes;
+      --stats_.subkeys;
+      ++counts.subkeys;
+      subkey = dictionary.erase(subkey);
+    } else {
+      earliest = std::min(earliest, subkey->second.expiration);
+      ++subkey;
+    }
+  }
+  held.earliest_expiration = earliest;
+  index(entry);
+}
+
+Status LocalStorage::make_room(const DhtId& key, size_t new_bytes, size_t old_bytes,
+                               DhtTime expiration) {
+  if (new_bytes > limits_.max_total_bytes) {
+    return Status(StatusCode::kTooLarge,
+                  str_cat("store: record of ", new_bytes, " bytes under key ", key.to_hex(),
+                          " exceeds max_total_bytes ", limits_.max_total_bytes));
+  }
+  const size_t others_bytes = stats_.bytes_used - old_bytes;
+  if (others_bytes + new_bytes <= limits_.max_total_bytes) return Status::ok();
+
+  // Plan the evictions first, so that a refusal changes nothing.
+  const size_t to_free = others_bytes + new_bytes - limits_.max_total_bytes;
+  size_t freed = 0;
+  std::vector<Entry> victims;
+  for (const auto& [victim_expiration, victim_key] : by_expiration_) {
+    if (freed >= to_free || victim_expiration >= expiration) break;
+    if (victim_key == key) continue;
+    const auto victim = records_.find(victim_key);
+    freed += victim->second.bytes;
+    victims.push_back(victim);
+  }
+  if (freed < to_free) {
+    return Status(StatusCode::kOverloaded,
+                  str_cat("store: node storage is full (max_total_bytes ",
+                          limits_.max_total_bytes, ", ", stats_.bytes_used,
+                          " bytes used): a record of ", new_bytes, " bytes expiring at ",
+                          expiration, " ms would evict records that expire no sooner"));
+  }
+  for (const Entry victim : victims) {
+    erase(victim);
+    ++stats_.evicted_records;
+  }
+  return Status::ok();
+}
+
+void LocalStorage::put(const DhtId& key, Record record, DhtTime earliest_expiration,
+                       size_t bytes) {
+  if (const auto held = records_.find(key); held != records_.end()) erase(held);
+  const size_t subkeys = record.is_dictionary() ? record.dictionary().size() : 0;
+  const auto entry =
+      records_.emplace(key, HeldRecord{std::move(record), earliest_expiration, bytes}).first;
+  ++stats_.records;
+  stats_.subkeys += subkeys;
+  stats_.bytes_used += bytes;
+  index(entry);
+}
+
+void LocalStorage::erase(Entry entry) {
+  unindex(entry);
+  const HeldRecord& held = entry->second;
+  --stats_.records;
+  if (held.record.is_dictionary()) stats_.subkeys -= held.record.dictionary().size();
+  stats_.bytes_used -= held.bytes;
+  records_.erase(entry);
+}
+
+void LocalStorage::index(Entry entry) {
+  by_earliest_expiration_.emplace(entry->second.earliest_expiration, entry->first);
+  by_expiration_.emplace(entry->second.record.expiration, entry->first);
+}
+
+void LocalStorage::unindex(Entry entry) {
+  by_earliest_expiration_.erase({entry->second.earliest_expiration, entry->first});
+  by_expiration_.erase({entry->second.record.expiration, entry->first});
+}
+
+}  // namespace hive::dht
