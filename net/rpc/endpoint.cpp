@@ -141,6 +141,14 @@ void Endpoint::register_handler(std::string method, Handler handler) {
   handlers_[std::move(method)] = std::move(handler);
 }
 
+void Endpoint::unregister_handler(const std::string& method) {
+  if (!loop_.on_loop_thread()) {
+    loop_.run_sync([&] { unregister_handler(method); });
+    return;
+  }
+  handlers_.erase(method);
+}
+
 void Endpoint::dispatch(IncomingCall call) {
   ++stats_.calls_served;
   auto handler = handlers_.find(call.method);

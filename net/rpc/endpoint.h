@@ -66,6 +66,8 @@ class Endpoint {
   Result<SocketAddress> listen(std::string_view address);
   // Any thread. Handlers may be added while serving; a method without one answers kNotFound.
   void register_handler(std::string method, Handler handler);
+  // Any thread. Calls of `method` answer kNotFound from now on.
+  void unregister_handler(const std::string& method);
 
   // I/O thread. `done` runs exactly once, on the I/O thread.
   CallHandle call(const SocketAddress& to, std::string method, Message request,

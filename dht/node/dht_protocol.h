@@ -1,0 +1,103 @@
+// One DHT node's RPC layer (hivemind's DHTProtocol): it serves dht.ping, dht.store and dht.find
+// over the endpoint's datagram RPC (replies too large for a datagram move to TCP), calls them on
+// other nodes, and keeps the routing table current from both: every node that sends a request
+// (with its NodeInfo) or answers one is added or refreshed; a full bucket pings its least
+// recently seen node and drops it if it does not answer; a node that fails a call is dropped.
+// Lookups (iterative search) build on this and live elsewhere.
+//
+// In client mode the node serves nothing and never names itself in requests, so it is never put
+// into others' routing tables (trainers behind NAT).
+//
+// Threads: I/O thread only (handlers and callbacks run there). The clock is a parameter.
+// Datagram senders are not authenticated: a NodeInfo in a request is a claim.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "dht/core/dht_time.h"
+#include "dht/protocol/messages.h"
+#include "dht/routing/routing_table.h"
+#include "dht/storage/local_storage.h"
+#include "net/rpc/endpoint.h"
+
+namespace hive::dht {
+
+enum class NodeMode { kServer, kClient };
+
+struct ProtocolOptions {
+  NodeMode mode = NodeMode::kServer;
+  std::chrono::milliseconds rpc_timeout{3000};
+  size_t bucket_size = RoutingTable::kDefaultBucketSize;
+  size_t depth_modulo = RoutingTable::kDefaultDepthModulo;
+  // find answers carry this many nearest nodes per key.
+  size_t nearest_per_find = RoutingTable::kDefaultBucketSize;
+  // A peer whose clock differs by more than this (seen at ping) is logged as skewed.
+  DhtTime max_clock_skew_ms = 5000;
+  StorageLimits storage;
+  StorageLimits cache{64 * 1024, 256, 4096, 64ull << 20};
+  MessageLimits message_limits;
+};
+
+struct ProtocolStats {
+  uint64_t requests_served = 0;
+  uint64_t requests_malformed = 0;
+  uint64_t calls_failed = 0;
+  uint64_t peers_with_skewed_clocks = 0;
+};
+
+class DhtProtocol {
+ public:
+  template <typename T>
+  using Callback = std::function<void(net::Result<T>)>;
+
+  // `self` is this node's id and the address others reach it at (the endpoint's). I/O thread.
+  DhtProtocol(net::Endpoint& endpoint, NodeInfo self, const Clock& clock,
+              ProtocolOptions options = {});
+  // I/O thread. Stops serving; callbacks of calls still in flight are dropped.
+  ~DhtProtocol();
+  DhtProtocol(const DhtProtocol&) = delete;
+  DhtProtocol& operator=(const DhtProtocol&) = delete;
+
+  // Calls; `to.id` is refreshed in the routing table on an answer and dropped on a failure.
+  // call_ping can reach a node known only by address (bootstrap): it learns the id from the
+  // answer.
+  void call_ping(const net::SocketAddress& to, Callback<PingResponse> done);
+  void call_store(const NodeInfo& to, std::vector<StoreItem> items, bool in_cache,
+                  Callback<StoreResponse> done);
+  void call_find(const NodeInfo& to, std::vector<DhtId> keys, Callback<FindResponse> done);
+
+  const NodeInfo& self() const { return self_; }
+  RoutingTable& routing_table() { return routing_table_; }
+  LocalStorage& storage() { return storage_; }
+  LocalStorage& cache() { return cache_; }
+  const ProtocolStats& stats() const { return stats_; }
+
+ private:
+  template <typename Response>
+  void call(const net::SocketAddress& to, std::string_view method, Bytes request,
+            std::optional<DhtId> callee, Callback<Response> done);
+  std::optional<NodeInfo> sender() const;
+
+  void serve_ping(net::IncomingCall call);
+  void serve_store(net::IncomingCall call);
+  void serve_find(net::IncomingCall call);
+  void heard_from(const NodeInfo& node);
+  void failed(const DhtId& node);
+  FoundRecord find_local(const DhtId& key, const std::optional<DhtId>& asker);
+
+  net::Endpoint& endpoint_;
+  NodeInfo self_;
+  const Clock& clock_;
+  ProtocolOptions options_;
+  RoutingTable routing_table_;
+  LocalStorage storage_;
+  LocalStorage cache_;
+  ProtocolStats stats_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace hive::dht

@@ -1,0 +1,184 @@
+// DhtProtocol on real UDP sockets on loopback: ping, store and find between nodes, routing-table
+// upkeep from requests and answers, client mode, malformed requests, failed nodes dropped.
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "dht/node/dht_protocol.h"
+
+namespace hive::dht {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr DhtTime kStart = 1'700'000'000'000;
+
+Bytes bytes_of(std::string_view text) {
+  Bytes bytes(text.size());
+  if (!text.empty()) std::memcpy(bytes.data(), text.data(), text.size());
+  return bytes;
+}
+
+net::Identity identity_from_seed(uint8_t seed) {
+  std::array<std::byte, 32> bytes{};
+  bytes.fill(std::byte{seed});
+  return net::Identity::from_seed(bytes);
+}
+
+// One node: an endpoint on loopback and its protocol, created on the I/O thread.
+struct TestNode {
+  TestNode(net::EventLoop& loop, const Clock& clock, uint8_t seed, ProtocolOptions options = {})
+      : endpoint(loop, identity_from_seed(seed)) {
+    auto address = endpoint.listen("127.0.0.1:0");
+    EXPECT_TRUE(address.is_ok());
+    info = NodeInfo{DhtId::from_peer_id(endpoint.identity().peer_id()), address.value()};
+    loop.run_sync([&] { protocol = std::make_unique<DhtProtocol>(endpoint, info, clock, options); });
+  }
+  ~TestNode() {
+    endpoint.loop().run_sync([&] { protocol.reset(); });
+  }
+
+  net::Endpoint endpoint;
+  NodeInfo info;
+  std::unique_ptr<DhtProtocol> protocol;
+};
+
+class DhtProtocolTest : public ::testing::Test {
+ protected:
+  // Runs `start(callback)` on the I/O thread and waits for the callback's result.
+  template <typename T, typename Start>
+  net::Result<T> wait_for(Start start) {
+    std::promise<net::Result<T>> result;
+    loop_.run_sync([&] { start([&](net::Result<T> value) { result.set_value(std::move(value)); }); });
+    return result.get_future().get();
+  }
+
+  bool knows(TestNode& node, const TestNode& other) {
+    return loop_.run_sync([&] { return node.protocol->routing_table().find(other.info.id).has_value(); });
+  }
+
+  ManualClock clock_{kStart};
+  net::EventLoop loop_;
+  TestNode a_{loop_, clock_, 1};
+  TestNode b_{loop_, clock_, 2};
+  TestNode c_{loop_, clock_, 3};
+};
+
+TEST_F(DhtProtocolTest, PingAddsCallerAndCalleeToEachOthersRoutingTables) {
+  auto pong = wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); });
+  ASSERT_TRUE(pong.is_ok()) << pong.status().to_string();
+  EXPECT_EQ(pong.value().responder, b_.info);
+  EXPECT_EQ(pong.value().dht_time, kStart);
+  EXPECT_TRUE(knows(a_, b_));
+  EXPECT_TRUE(knows(b_, a_));
+}
+
+TEST_F(DhtProtocolTest, StoredValueIsFoundByAnotherNodeWithNearestNodesButNotTheAsker) {
+  ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  const DhtId key = DhtId::of_key("ffn.3.");
+  StoreItem item{key, std::nullopt, bytes_of("expert"), kStart + 60'000, std::nullopt};
+  auto stored = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored.value().outcomes, std::vector<StoreItemOutcome>{StoreItemOutcome::kStored});
+
+  auto found = wait_for<FindResponse>([&](auto done) { c_.protocol->call_find(b_.info, {key}, done); });
+  ASSERT_TRUE(found.is_ok()) << found.status().to_string();
+  ASSERT_EQ(found.value().records.size(), 1u);
+  const FoundRecord& record = found.value().records[0];
+  ASSERT_TRUE(record.record.has_value());
+  EXPECT_EQ(record.record->plain(), bytes_of("expert"));
+  EXPECT_EQ(record.record->expiration, kStart + 60'000);
+  // B knows A and (now) C; C asked, so only A is offered.
+  ASSERT_EQ(record.nearest.size(), 1u);
+  EXPECT_EQ(record.nearest[0], a_.info);
+}
+
+TEST_F(DhtProtocolTest, StoreOutcomesFollowExpirationRulesAndSubkeysFormADictionary) {
+  const DhtId key = DhtId::of_key("ffn.");
+  auto store = [&](std::optional<Bytes> subkey, std::string_view value, DhtTime expiration) {
+    StoreItem item{key, std::move(subkey), bytes_of(value), expiration, std::nullopt};
+    auto result = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
+    EXPECT_TRUE(result.is_ok()) << result.status().to_string();
+    return result.value().outcomes.at(0);
+  };
+  EXPECT_EQ(store(bytes_of("3"), "peer-a", kStart + 10'000), StoreItemOutcome::kStored);
+  EXPECT_EQ(store(bytes_of("7"), "peer-b", kStart + 20'000), StoreItemOutcome::kStored);
+  EXPECT_EQ(store(bytes_of("3"), "stale", kStart + 5'000), StoreItemOutcome::kNotNewer);
+  EXPECT_EQ(store(bytes_of("9"), "expired", kStart - 1), StoreItemOutcome::kAlreadyExpired);
+
+  auto found = wait_for<FindResponse>([&](auto done) { c_.protocol->call_find(b_.info, {key}, done); });
+  ASSERT_TRUE(found.is_ok());
+  const Record& record = *found.value().records.at(0).record;
+  ASSERT_TRUE(record.is_dictionary());
+  EXPECT_EQ(record.dictionary().size(), 2u);
+  EXPECT_EQ(record.dictionary().at(bytes_of("3")).value, bytes_of("peer-a"));
+  EXPECT_EQ(record.expiration, kStart + 20'000);
+}
+
+TEST_F(DhtProtocolTest, SignedItemsAreRefusedUntilOwnershipIsChecked) {
+  StoreItem item{DhtId::of_key("owned"), std::nullopt, bytes_of("x"), kStart + 1000, net::Signature{}};
+  auto stored = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
+  ASSERT_TRUE(stored.is_ok());
+  EXPECT_EQ(stored.value().outcomes, std::vector<StoreItemOutcome>{StoreItemOutcome::kRefused});
+}
+
+TEST_F(DhtProtocolTest, AbsentKeyIsAnsweredWithNearestNodes) {
+  ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  auto found = wait_for<FindResponse>(
+      [&](auto done) { c_.protocol->call_find(b_.info, {DhtId::of_key("nothing here")}, done); });
+  ASSERT_TRUE(found.is_ok());
+  EXPECT_FALSE(found.value().records.at(0).record.has_value());
+  EXPECT_EQ(found.value().records.at(0).nearest, std::vector<NodeInfo>{a_.info});
+}
+
+TEST_F(DhtProtocolTest, MalformedRequestIsAnsweredWithAnErrorAndTheNodeKeepsServing) {
+  std::promise<net::Result<net::Reply>> reply;
+  loop_.run_sync([&] {
+    net::Message garbage;
+    garbage.metadata = bytes_of("definitely not a flatbuffer");
+    a_.endpoint.call_datagram(b_.info.address, std::string(kFindMethod), garbage, {},
+                              [&](net::Result<net::Reply> result) { reply.set_value(std::move(result)); });
+  });
+  EXPECT_EQ(reply.get_future().get().status().code(), net::StatusCode::kProtocolError);
+  EXPECT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  EXPECT_EQ(loop_.run_sync([&] { return b_.protocol->stats().requests_malformed; }), 1u);
+}
+
+TEST_F(DhtProtocolTest, ClientModeNodeUsesTheDhtButIsNeverAdded) {
+  ProtocolOptions client;
+  client.mode = NodeMode::kClient;
+  TestNode trainer(loop_, clock_, 9, client);
+  ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { trainer.protocol->call_ping(b_.info.address, done); }).is_ok());
+  EXPECT_TRUE(knows(trainer, b_));
+  EXPECT_FALSE(knows(b_, trainer));
+  // And it serves nothing.
+  auto ping = wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(trainer.info.address, done); });
+  EXPECT_EQ(ping.status().code(), net::StatusCode::kNotFound);
+}
+
+TEST(DhtProtocolFailure, NodeThatStopsAnsweringIsDroppedFromTheRoutingTable) {
+  ManualClock clock(kStart);
+  net::EventLoop loop;
+  ProtocolOptions options;
+  options.rpc_timeout = 300ms;
+  TestNode a(loop, clock, 1, options);
+  auto b = std::make_unique<TestNode>(loop, clock, 2, options);
+  const NodeInfo b_info = b->info;
+  std::promise<net::Result<PingResponse>> pong;
+  loop.run_sync([&] { a.protocol->call_ping(b_info.address, [&](auto result) { pong.set_value(std::move(result)); }); });
+  ASSERT_TRUE(pong.get_future().get().is_ok());
+  ASSERT_TRUE(loop.run_sync([&] { return a.protocol->routing_table().find(b_info.id).has_value(); }));
+  b.reset();  // B goes away: its endpoint closes
+  std::promise<net::Result<FindResponse>> found;
+  loop.run_sync([&] {
+    a.protocol->call_find(b_info, {DhtId::of_key("k")}, [&](auto result) { found.set_value(std::move(result)); });
+  });
+  EXPECT_EQ(found.get_future().get().status().code(), net::StatusCode::kDeadlineExceeded);
+  EXPECT_FALSE(loop.run_sync([&] { return a.protocol->routing_table().find(b_info.id).has_value(); }));
+}
+
+}  // namespace
+}  // namespace hive::dht
