@@ -110,6 +110,14 @@ void DhtProtocol::heard_from(const NodeInfo& node) {
 
 void DhtProtocol::failed(const DhtId& node) { routing_table_.remove(node); }
 
+NodeInfo DhtProtocol::observed(const NodeInfo& claimed, const net::IncomingCall& call) {
+  // A datagram comes from the sender's endpoint socket itself: trust the address it came from
+  // over the one it claims (which could point the table at a third party). Over TCP the source
+  // port is an ephemeral one, so the claim is all there is.
+  if (call.transport == net::Transport::kDatagram) return NodeInfo{claimed.id, call.peer.address};
+  return claimed;
+}
+
 void DhtProtocol::serve_ping(net::IncomingCall call) {
   auto request = decode_as<PingRequest>(call.request.metadata, options_.message_limits);
   if (!request.is_ok()) {
@@ -118,7 +126,7 @@ void DhtProtocol::serve_ping(net::IncomingCall call) {
     return;
   }
   ++stats_.requests_served;
-  if (request.value().sender) heard_from(*request.value().sender);
+  if (request.value().sender) heard_from(observed(*request.value().sender, call));
   call.responder->respond(message_of(encode_ping_response(PingResponse{self_, clock_.now()})));
 }
 
@@ -131,7 +139,7 @@ void DhtProtocol::serve_store(net::IncomingCall call) {
   }
   ++stats_.requests_served;
   StoreRequest& store = request.value();
-  if (store.sender) heard_from(*store.sender);
+  if (store.sender) heard_from(observed(*store.sender, call));
   LocalStorage& target = store.in_cache ? cache_ : storage_;
   StoreResponse response;
   response.outcomes.reserve(store.items.size());
@@ -175,7 +183,7 @@ void DhtProtocol::serve_find(net::IncomingCall call) {
   }
   ++stats_.requests_served;
   const FindRequest& find = request.value();
-  if (find.sender) heard_from(*find.sender);
+  if (find.sender) heard_from(observed(*find.sender, call));
   std::optional<DhtId> asker;
   if (find.sender) asker = find.sender->id;
   FindResponse response;

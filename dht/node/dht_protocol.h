@@ -87,6 +87,7 @@ class DhtProtocol {
   void serve_find(net::IncomingCall call);
   void heard_from(const NodeInfo& node);
   void failed(const DhtId& node);
+  static NodeInfo observed(const NodeInfo& claimed, const net::IncomingCall& call);
   FoundRecord find_local(const DhtId& key, const std::optional<DhtId>& asker);
 
   net::Endpoint& endpoint_;
