@@ -118,28 +118,29 @@ NodeInfo DhtProtocol::observed(const NodeInfo& claimed, const net::IncomingCall&
   return claimed;
 }
 
-void DhtProtocol::serve_ping(net::IncomingCall call) {
-  auto request = decode_as<PingRequest>(call.request.metadata, options_.message_limits);
+template <typename Request>
+std::optional<Request> DhtProtocol::accept(const net::IncomingCall& call) {
+  net::Result<Request> request = decode_as<Request>(call.request.metadata, options_.message_limits);
   if (!request.is_ok()) {
     ++stats_.requests_malformed;
     call.responder->respond(request.status());
-    return;
+    return std::nullopt;
   }
   ++stats_.requests_served;
   if (request.value().sender) heard_from(observed(*request.value().sender, call));
+  return std::move(request).value();
+}
+
+void DhtProtocol::serve_ping(net::IncomingCall call) {
+  std::optional<PingRequest> request = accept<PingRequest>(call);
+  if (!request) return;
   call.responder->respond(message_of(encode_ping_response(PingResponse{self_, clock_.now()})));
 }
 
 void DhtProtocol::serve_store(net::IncomingCall call) {
-  auto request = decode_as<StoreRequest>(call.request.metadata, options_.message_limits);
-  if (!request.is_ok()) {
-    ++stats_.requests_malformed;
-    call.responder->respond(request.status());
-    return;
-  }
-  ++stats_.requests_served;
-  StoreRequest& store = request.value();
-  if (store.sender) heard_from(observed(*store.sender, call));
+  std::optional<StoreRequest> request = accept<StoreRequest>(call);
+  if (!request) return;
+  StoreRequest& store = *request;
   LocalStorage& target = store.in_cache ? cache_ : storage_;
   StoreResponse response;
   response.outcomes.reserve(store.items.size());
@@ -175,15 +176,9 @@ FoundRecord DhtProtocol::find_local(const DhtId& key, const std::optional<DhtId>
 }
 
 void DhtProtocol::serve_find(net::IncomingCall call) {
-  auto request = decode_as<FindRequest>(call.request.metadata, options_.message_limits);
-  if (!request.is_ok()) {
-    ++stats_.requests_malformed;
-    call.responder->respond(request.status());
-    return;
-  }
-  ++stats_.requests_served;
-  const FindRequest& find = request.value();
-  if (find.sender) heard_from(observed(*find.sender, call));
+  std::optional<FindRequest> request = accept<FindRequest>(call);
+  if (!request) return;
+  const FindRequest& find = *request;
   std::optional<DhtId> asker;
   if (find.sender) asker = find.sender->id;
   FindResponse response;

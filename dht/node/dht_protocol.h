@@ -82,6 +82,9 @@ class DhtProtocol {
             std::optional<DhtId> callee, Callback<Response> done);
   std::optional<NodeInfo> sender() const;
 
+  // Decodes a request, answering a malformed one with its error; records a named sender.
+  template <typename Request>
+  std::optional<Request> accept(const net::IncomingCall& call);
   void serve_ping(net::IncomingCall call);
   void serve_store(net::IncomingCall call);
   void serve_find(net::IncomingCall call);
