@@ -258,14 +258,7 @@ void Connection::on_proof(const FrameHeader& header) {
   for (uint64_t call_id : waiting) {
     auto entry = pending_.find(call_id);
     if (entry == pending_.end()) continue;
-    PendingCall& call = entry->second;
-    if (call.expected_peer && *call.expected_peer != peer_id_) {
-      finish_call(call_id, Status(StatusCode::kUnauthenticated,
-                                  str_cat("expected peer ", call.expected_peer->to_hex(), " at ",
-                                          remote_.to_string(), ", found ", peer_id_.to_hex())));
-      continue;
-    }
-    send_request(call_id, call);
+    send_request(call_id, entry->second);
   }
 }
 
@@ -341,15 +334,7 @@ void Connection::call(uint64_t call_id, std::string method, Message request,
   call.deadline_ms = loop_.now_ms() + static_cast<uint64_t>(std::max<int64_t>(0, options.timeout.count()));
   deadlines_.emplace(call.deadline_ms, call_id);
   arm_deadline_timer();
-  if (state_ == State::kReady) {
-    if (call.expected_peer && *call.expected_peer != peer_id_) {
-      finish_call(call_id, Status(StatusCode::kUnauthenticated,
-                                  str_cat("expected peer ", call.expected_peer->to_hex(), " at ",
-                                          remote_.to_string(), ", found ", peer_id_.to_hex())));
-      return;
-    }
-    send_request(call_id, call);
-  }
+  if (state_ == State::kReady) send_request(call_id, call);
 }
 
 void Connection::arm_deadline_timer() {
@@ -402,6 +387,12 @@ void Connection::send_cancel(uint64_t call_id) {
 }
 
 void Connection::send_request(uint64_t call_id, PendingCall& call) {
+  if (call.expected_peer && *call.expected_peer != peer_id_) {
+    finish_call(call_id, Status(StatusCode::kUnauthenticated,
+                                str_cat("expected peer ", call.expected_peer->to_hex(), " at ",
+                                        remote_.to_string(), ", found ", peer_id_.to_hex())));
+    return;
+  }
   auto [header, message] = std::move(*call.unsent);
   call.unsent.reset();
   Status status = writer_.enqueue(std::move(header), std::move(message));

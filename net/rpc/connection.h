@@ -104,6 +104,8 @@ class Connection : public std::enable_shared_from_this<Connection>, private Fram
   void on_deadline_timer();
   void on_deadline(uint64_t call_id);
   void send_cancel(uint64_t call_id);
+  // Sends a call once the peer is known: fails it instead when another peer than the expected
+  // one answered the handshake.
   void send_request(uint64_t call_id, PendingCall& call);
   void send_response(uint64_t call_id, Result<Message> reply);
   void finish_call(uint64_t call_id, Result<Reply> result);

@@ -202,42 +202,41 @@ uint64_t DatagramChannel::unused_call_id() {
   return call_id;
 }
 
+void DatagramChannel::send_reply(const SocketAddress& to, uint64_t call_id, Result<Message> reply) {
+  if (closed_) return;
+  FrameHeader response;
+  response.kind = FrameKind::kResponse;
+  response.call_id = call_id;
+  std::shared_ptr<std::vector<std::byte>> datagram;
+  if (reply.is_ok()) {
+    datagram = encode_datagram(response, std::move(reply).value(), endpoint_.options_.max_datagram_bytes);
+    if (!datagram) {
+      response.status_code = static_cast<int32_t>(StatusCode::kReplyTooLarge);
+      response.status_message = "reply does not fit in a datagram; repeat over TCP";
+    }
+  } else {
+    response.status_code = static_cast<int32_t>(reply.status().code());
+    response.status_message = reply.status().message().substr(0, kMaxStatusMessageBytes);
+  }
+  if (!datagram) datagram = encode_datagram(response, Message{}, kMaxUdpPayload);
+  if (datagram) send(to, std::move(datagram));
+}
+
 void DatagramChannel::on_request(FrameHeader header, Message message, const SocketAddress& from) {
   const uint64_t call_id = header.call_id;
   if (serving_ >= endpoint_.options_.connection.max_incoming_calls) {
-    FrameHeader refusal;
-    refusal.kind = FrameKind::kResponse;
-    refusal.call_id = call_id;
-    refusal.status_code = static_cast<int32_t>(StatusCode::kOverloaded);
-    refusal.status_message = str_cat("serving ", serving_, " datagram calls, the limit");
-    if (auto datagram = encode_datagram(refusal, Message{}, kMaxUdpPayload)) send(from, std::move(datagram));
+    send_reply(from, call_id, Status(StatusCode::kOverloaded,
+                                     str_cat("serving ", serving_, " datagram calls, the limit")));
     return;
   }
   ++serving_;
   std::weak_ptr<DatagramChannel> weak = weak_from_this();
-  const size_t max_bytes = endpoint_.options_.max_datagram_bytes;
   auto responder = std::make_shared<Responder>(
-      endpoint_.loop(), header.method, [weak, call_id, from, max_bytes](Result<Message> reply) {
+      endpoint_.loop(), header.method, [weak, call_id, from](Result<Message> reply) {
         auto self = weak.lock();
         if (!self) return;
         --self->serving_;
-        if (self->closed_) return;
-        FrameHeader response;
-        response.kind = FrameKind::kResponse;
-        response.call_id = call_id;
-        std::shared_ptr<std::vector<std::byte>> datagram;
-        if (reply.is_ok()) {
-          datagram = encode_datagram(response, std::move(reply).value(), max_bytes);
-          if (!datagram) {
-            response.status_code = static_cast<int32_t>(StatusCode::kReplyTooLarge);
-            response.status_message = "reply does not fit in a datagram; repeat over TCP";
-          }
-        } else {
-          response.status_code = static_cast<int32_t>(reply.status().code());
-          response.status_message = reply.status().message().substr(0, kMaxStatusMessageBytes);
-        }
-        if (!datagram) datagram = encode_datagram(response, Message{}, kMaxUdpPayload);
-        if (datagram) self->send(from, std::move(datagram));
+        self->send_reply(from, call_id, std::move(reply));
       });
   IncomingCall call{std::move(header.method), std::move(message), PeerInfo{PeerId(), from},
                     Transport::kDatagram, std::chrono::milliseconds(header.timeout_ms),

@@ -49,6 +49,8 @@ class DatagramChannel : public std::enable_shared_from_this<DatagramChannel> {
   uint64_t unused_call_id();
   void send(const SocketAddress& to, std::shared_ptr<std::vector<std::byte>> datagram);
   void on_receive(std::span<const std::byte> datagram, const sockaddr* from);
+  // An answer, an error, or "reply too large" when the answer does not fit in one datagram.
+  void send_reply(const SocketAddress& to, uint64_t call_id, Result<Message> reply);
   void on_request(FrameHeader header, Message message, const SocketAddress& from);
   void on_response(const FrameHeader& header, Message message, const SocketAddress& from);
   void on_retry(uint64_t call_id);

@@ -10,6 +10,10 @@ namespace {
 
 const std::array<std::byte, kSegmentAlignment> kZeros{};
 
+// What a message's header counts against the send queue: its metadata plus an allowance for
+// the rest of the header (the prefix is built only when the first frame goes out).
+uint64_t header_share(const FrameHeader& header) { return header.metadata.size() + 256; }
+
 struct FrameBytes {
   std::vector<std::byte> prefix;
   std::shared_ptr<const void> stream;
@@ -70,7 +74,7 @@ Status FrameWriter::enqueue(FrameHeader header, Message message) {
   header.payload_length = offset;
   header.chunk_offset = 0;
   header.metadata = std::move(message.metadata);
-  const uint64_t bytes = header.payload_length + header.metadata.size() + 256;
+  const uint64_t bytes = header.payload_length + header_share(header);
   if (queued_bytes_ > 0 && queued_bytes_ + bytes > limits_.max_queued_bytes) {
     return Status(StatusCode::kOverloaded,
                   str_cat("send queue holds ", queued_bytes_, " bytes; a message of ", bytes,
@@ -109,7 +113,7 @@ std::optional<OutgoingFrame> FrameWriter::next_frame() {
     streams_.push_back(std::move(stream));
   } else {
     // The header's share of the accounting leaves with the last frame.
-    queued_bytes_ -= std::min<uint64_t>(queued_bytes_, stream->header.metadata.size() + 256);
+    queued_bytes_ -= std::min(queued_bytes_, header_share(stream->header));
     if (stream->cancel_when_sent) enqueue_control(cancel_frame(stream->header.call_id));
   }
   return frame;
@@ -137,8 +141,7 @@ void FrameWriter::cancel_request(uint64_t call_id) {
     stream.cancel_when_sent = true;
     return;
   }
-  queued_bytes_ -= std::min<uint64_t>(queued_bytes_,
-                                      stream.header.payload_length + stream.header.metadata.size() + 256);
+  queued_bytes_ -= std::min(queued_bytes_, stream.header.payload_length + header_share(stream.header));
   streams_.erase(found);  // never seen by the callee: nothing to tell it
 }
 

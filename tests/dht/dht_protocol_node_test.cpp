@@ -1,13 +1,14 @@
 // DhtProtocol on real UDP sockets on loopback: ping, store and find between nodes, routing-table
 // upkeep from requests and answers, client mode, malformed requests, failed nodes dropped.
 #include <chrono>
-#include <cstring>
 #include <future>
 #include <memory>
 
 #include <gtest/gtest.h>
 
 #include "dht/node/dht_protocol.h"
+#include "tests/dht/dht_test_util.h"
+#include "tests/net/net_test_util.h"
 
 namespace hive::dht {
 namespace {
@@ -16,17 +17,8 @@ using namespace std::chrono_literals;
 
 constexpr DhtTime kStart = 1'700'000'000'000;
 
-Bytes bytes_of(std::string_view text) {
-  Bytes bytes(text.size());
-  if (!text.empty()) std::memcpy(bytes.data(), text.data(), text.size());
-  return bytes;
-}
-
-net::Identity identity_from_seed(uint8_t seed) {
-  std::array<std::byte, 32> bytes{};
-  bytes.fill(std::byte{seed});
-  return net::Identity::from_seed(bytes);
-}
+using net::testing::identity_from_seed;
+using testing::bytes;
 
 // One node: an endpoint on loopback and its protocol, created on the I/O thread.
 struct TestNode {
@@ -79,7 +71,7 @@ TEST_F(DhtProtocolTest, PingAddsCallerAndCalleeToEachOthersRoutingTables) {
 TEST_F(DhtProtocolTest, StoredValueIsFoundByAnotherNodeWithNearestNodesButNotTheAsker) {
   ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
   const DhtId key = DhtId::of_key("ffn.3.");
-  StoreItem item{key, std::nullopt, bytes_of("expert"), kStart + 60'000, std::nullopt};
+  StoreItem item{key, std::nullopt, bytes("expert"), kStart + 60'000, std::nullopt};
   auto stored = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
   ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
   EXPECT_EQ(stored.value().outcomes, std::vector<StoreItemOutcome>{StoreItemOutcome::kStored});
@@ -89,7 +81,7 @@ TEST_F(DhtProtocolTest, StoredValueIsFoundByAnotherNodeWithNearestNodesButNotThe
   ASSERT_EQ(found.value().records.size(), 1u);
   const FoundRecord& record = found.value().records[0];
   ASSERT_TRUE(record.record.has_value());
-  EXPECT_EQ(record.record->plain(), bytes_of("expert"));
+  EXPECT_EQ(record.record->plain(), bytes("expert"));
   EXPECT_EQ(record.record->expiration, kStart + 60'000);
   // B knows A and (now) C; C asked, so only A is offered.
   ASSERT_EQ(record.nearest.size(), 1u);
@@ -99,27 +91,27 @@ TEST_F(DhtProtocolTest, StoredValueIsFoundByAnotherNodeWithNearestNodesButNotThe
 TEST_F(DhtProtocolTest, StoreOutcomesFollowExpirationRulesAndSubkeysFormADictionary) {
   const DhtId key = DhtId::of_key("ffn.");
   auto store = [&](std::optional<Bytes> subkey, std::string_view value, DhtTime expiration) {
-    StoreItem item{key, std::move(subkey), bytes_of(value), expiration, std::nullopt};
+    StoreItem item{key, std::move(subkey), bytes(value), expiration, std::nullopt};
     auto result = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
     EXPECT_TRUE(result.is_ok()) << result.status().to_string();
     return result.value().outcomes.at(0);
   };
-  EXPECT_EQ(store(bytes_of("3"), "peer-a", kStart + 10'000), StoreItemOutcome::kStored);
-  EXPECT_EQ(store(bytes_of("7"), "peer-b", kStart + 20'000), StoreItemOutcome::kStored);
-  EXPECT_EQ(store(bytes_of("3"), "stale", kStart + 5'000), StoreItemOutcome::kNotNewer);
-  EXPECT_EQ(store(bytes_of("9"), "expired", kStart - 1), StoreItemOutcome::kAlreadyExpired);
+  EXPECT_EQ(store(bytes("3"), "peer-a", kStart + 10'000), StoreItemOutcome::kStored);
+  EXPECT_EQ(store(bytes("7"), "peer-b", kStart + 20'000), StoreItemOutcome::kStored);
+  EXPECT_EQ(store(bytes("3"), "stale", kStart + 5'000), StoreItemOutcome::kNotNewer);
+  EXPECT_EQ(store(bytes("9"), "expired", kStart - 1), StoreItemOutcome::kAlreadyExpired);
 
   auto found = wait_for<FindResponse>([&](auto done) { c_.protocol->call_find(b_.info, {key}, done); });
   ASSERT_TRUE(found.is_ok());
   const Record& record = *found.value().records.at(0).record;
   ASSERT_TRUE(record.is_dictionary());
   EXPECT_EQ(record.dictionary().size(), 2u);
-  EXPECT_EQ(record.dictionary().at(bytes_of("3")).value, bytes_of("peer-a"));
+  EXPECT_EQ(record.dictionary().at(bytes("3")).value, bytes("peer-a"));
   EXPECT_EQ(record.expiration, kStart + 20'000);
 }
 
 TEST_F(DhtProtocolTest, SignedItemsAreRefusedUntilOwnershipIsChecked) {
-  StoreItem item{DhtId::of_key("owned"), std::nullopt, bytes_of("x"), kStart + 1000, net::Signature{}};
+  StoreItem item{DhtId::of_key("owned"), std::nullopt, bytes("x"), kStart + 1000, net::Signature{}};
   auto stored = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
   ASSERT_TRUE(stored.is_ok());
   EXPECT_EQ(stored.value().outcomes, std::vector<StoreItemOutcome>{StoreItemOutcome::kRefused});
@@ -138,7 +130,7 @@ TEST_F(DhtProtocolTest, MalformedRequestIsAnsweredWithAnErrorAndTheNodeKeepsServ
   std::promise<net::Result<net::Reply>> reply;
   loop_.run_sync([&] {
     net::Message garbage;
-    garbage.metadata = bytes_of("definitely not a flatbuffer");
+    garbage.metadata = bytes("definitely not a flatbuffer");
     a_.endpoint.call_datagram(b_.info.address, std::string(kFindMethod), garbage, {},
                               [&](net::Result<net::Reply> result) { reply.set_value(std::move(result)); });
   });

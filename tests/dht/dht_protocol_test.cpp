@@ -16,17 +16,14 @@
 
 #include "dht/protocol/messages.h"
 #include "dht/schema/dht_generated.h"
+#include "tests/dht/dht_test_util.h"
 
 namespace hive::dht {
 namespace {
 
 constexpr DhtTime kNow = 1'700'000'000'000;  // ms since the epoch
 
-Bytes bytes(std::string_view text) {
-  Bytes out;
-  for (const char c : text) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
+using testing::bytes;
 
 Bytes random_bytes(std::mt19937& random, size_t size) {
   std::uniform_int_distribution<int> byte(0, 255);

@@ -10,17 +10,14 @@
 #include <gtest/gtest.h>
 
 #include "dht/storage/local_storage.h"
+#include "tests/dht/dht_test_util.h"
 
 namespace hive::dht {
 namespace {
 
 constexpr DhtTime kStart = 1'700'000'000'000;  // ms since the epoch
 
-Bytes bytes(std::string_view text) {
-  Bytes out;
-  for (const char c : text) out.push_back(static_cast<std::byte>(c));
-  return out;
-}
+using testing::bytes;
 
 DhtId key(uint8_t n) {
   std::array<uint8_t, kIdBytes> id{};
