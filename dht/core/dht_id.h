@@ -49,6 +49,15 @@ class DhtId {
   std::array<uint8_t, kIdBytes> bytes_{};
 };
 
+// For unordered containers: ids are hashes already, so their first bytes serve.
+struct DhtIdHash {
+  size_t operator()(const DhtId& id) const {
+    size_t hash = 0;
+    for (size_t i = 0; i < sizeof(hash); ++i) hash = (hash << 8) | id.bytes()[i];
+    return hash;
+  }
+};
+
 // Number of leading bits that a and b share (160 when equal).
 size_t common_prefix_bits(const DhtId& a, const DhtId& b);
 

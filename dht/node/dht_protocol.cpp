@@ -1,39 +1,32 @@
 #include "dht/node/dht_protocol.h"
 
+#include "dht/ownership/owner.h"
 #include "net/core/log.h"
 
 namespace hive::dht {
-namespace {
 
-net::Message message_of(Bytes metadata) {
-  net::Message message;
-  message.metadata = std::move(metadata);
-  return message;
-}
-
-}  // namespace
-
-DhtProtocol::DhtProtocol(net::Endpoint& endpoint, NodeInfo self, const Clock& clock,
-                         ProtocolOptions options)
-    : endpoint_(endpoint),
+DhtProtocol::DhtProtocol(DhtTransport& transport, Scheduler& scheduler, NodeInfo self,
+                         const Clock& clock, ProtocolOptions options)
+    : transport_(transport),
+      scheduler_(scheduler),
       self_(std::move(self)),
       clock_(clock),
       options_(std::move(options)),
       routing_table_(self_.id, clock.now(), options_.bucket_size, options_.depth_modulo),
       storage_(clock, options_.storage),
-      cache_(clock, options_.cache) {
+      cache_(clock, options_.cache),
+      peer_health_(options_.peer_health) {
   if (options_.mode == NodeMode::kClient) return;
-  HIVE_NET_CHECK(endpoint_.loop().on_loop_thread(), "a DhtProtocol is created on the I/O thread");
-  endpoint_.register_handler(std::string(kPingMethod), [this](net::IncomingCall call) { serve_ping(std::move(call)); });
-  endpoint_.register_handler(std::string(kStoreMethod), [this](net::IncomingCall call) { serve_store(std::move(call)); });
-  endpoint_.register_handler(std::string(kFindMethod), [this](net::IncomingCall call) { serve_find(std::move(call)); });
+  transport_.serve(kPingMethod, [this](DhtRequest request) { serve_ping(std::move(request)); });
+  transport_.serve(kStoreMethod, [this](DhtRequest request) { serve_store(std::move(request)); });
+  transport_.serve(kFindMethod, [this](DhtRequest request) { serve_find(std::move(request)); });
 }
 
 DhtProtocol::~DhtProtocol() {
   *alive_ = false;  // replies still in flight find nobody to call back
   if (options_.mode == NodeMode::kClient) return;
   for (std::string_view method : {kPingMethod, kStoreMethod, kFindMethod}) {
-    endpoint_.unregister_handler(std::string(method));
+    transport_.stop_serving(method);
   }
 }
 
@@ -45,12 +38,10 @@ std::optional<NodeInfo> DhtProtocol::sender() const {
 template <typename Response>
 void DhtProtocol::call(const net::SocketAddress& to, std::string_view method, Bytes request,
                        std::optional<DhtId> callee, Callback<Response> done) {
-  net::CallOptions call_options;
-  call_options.timeout = options_.rpc_timeout;
-  endpoint_.call_datagram(
-      to, std::string(method), message_of(std::move(request)), call_options,
-      [this, alive = alive_, callee, limits = options_.message_limits,
-       done = std::move(done)](net::Result<net::Reply> reply) {
+  transport_.call(
+      to, method, std::move(request), options_.rpc_timeout,
+      [this, alive = alive_, to, callee, sent = scheduler_.now(), limits = options_.message_limits,
+       done = std::move(done)](net::Result<Bytes> reply) {
         if (!*alive) return;
         if (!reply.is_ok()) {
           ++stats_.calls_failed;
@@ -58,12 +49,13 @@ void DhtProtocol::call(const net::SocketAddress& to, std::string_view method, By
           done(reply.status());
           return;
         }
-        net::Result<Response> response = decode_as<Response>(reply.value().message.metadata, limits);
+        net::Result<Response> response = decode_as<Response>(reply.value(), limits);
         if (!response.is_ok()) {
           ++stats_.calls_failed;
           if (callee) failed(*callee);
         } else if (callee) {
-          heard_from(NodeInfo{*callee, reply.value().peer.address});
+          peer_health_.answered(*callee, scheduler_.now() - sent);
+          heard_from(NodeInfo{*callee, to});
         }
         done(std::move(response));
       });
@@ -71,8 +63,9 @@ void DhtProtocol::call(const net::SocketAddress& to, std::string_view method, By
 
 void DhtProtocol::call_ping(const net::SocketAddress& to, Callback<PingResponse> done) {
   call<PingResponse>(to, kPingMethod, encode_ping_request(PingRequest{sender()}), std::nullopt,
-                     [this, to, done = std::move(done)](net::Result<PingResponse> response) {
+                     [this, to, sent = scheduler_.now(), done = std::move(done)](net::Result<PingResponse> response) {
                        if (response.is_ok()) {
+                         peer_health_.answered(response.value().responder.id, scheduler_.now() - sent);
                          const PingResponse& pong = response.value();
                          const DhtTime skew = pong.dht_time - clock_.now();
                          if (skew > options_.max_clock_skew_ms || -skew > options_.max_clock_skew_ms) {
@@ -108,54 +101,56 @@ void DhtProtocol::heard_from(const NodeInfo& node) {
                      [](net::Result<PingResponse>) {});
 }
 
-void DhtProtocol::failed(const DhtId& node) { routing_table_.remove(node); }
+void DhtProtocol::failed(const DhtId& node) {
+  routing_table_.remove(node);
+  peer_health_.failed(node, scheduler_.now());
+}
 
-NodeInfo DhtProtocol::observed(const NodeInfo& claimed, const net::IncomingCall& call) {
+NodeInfo DhtProtocol::observed(const NodeInfo& claimed, const DhtRequest& request) {
   // A datagram comes from the sender's endpoint socket itself: trust the address it came from
   // over the one it claims (which could point the table at a third party). Over TCP the source
   // port is an ephemeral one, so the claim is all there is.
-  if (call.transport == net::Transport::kDatagram) return NodeInfo{claimed.id, call.peer.address};
+  if (request.from_own_endpoint) return NodeInfo{claimed.id, request.from};
   return claimed;
 }
 
 template <typename Request>
-std::optional<Request> DhtProtocol::accept(const net::IncomingCall& call) {
-  net::Result<Request> request = decode_as<Request>(call.request.metadata, options_.message_limits);
+std::optional<Request> DhtProtocol::accept(const DhtRequest& incoming) {
+  net::Result<Request> request = decode_as<Request>(incoming.bytes, options_.message_limits);
   if (!request.is_ok()) {
     ++stats_.requests_malformed;
-    call.responder->respond(request.status());
+    incoming.respond(request.status());
     return std::nullopt;
   }
   ++stats_.requests_served;
-  if (request.value().sender) heard_from(observed(*request.value().sender, call));
+  if (request.value().sender) heard_from(observed(*request.value().sender, incoming));
   return std::move(request).value();
 }
 
-void DhtProtocol::serve_ping(net::IncomingCall call) {
-  std::optional<PingRequest> request = accept<PingRequest>(call);
+void DhtProtocol::serve_ping(DhtRequest incoming) {
+  std::optional<PingRequest> request = accept<PingRequest>(incoming);
   if (!request) return;
-  call.responder->respond(message_of(encode_ping_response(PingResponse{self_, clock_.now()})));
+  incoming.respond(encode_ping_response(PingResponse{self_, clock_.now()}));
 }
 
-void DhtProtocol::serve_store(net::IncomingCall call) {
-  std::optional<StoreRequest> request = accept<StoreRequest>(call);
+void DhtProtocol::serve_store(DhtRequest incoming) {
+  std::optional<StoreRequest> request = accept<StoreRequest>(incoming);
   if (!request) return;
   StoreRequest& store = *request;
-  LocalStorage& target = store.in_cache ? cache_ : storage_;
   StoreResponse response;
   response.outcomes.reserve(store.items.size());
-  for (StoreItem& item : store.items) {
-    // Records that name an owner need a signature check; until validators exist, signed items
-    // are refused rather than stored unchecked.
-    if (item.signature) {
-      response.outcomes.push_back(StoreItemOutcome::kRefused);
-      continue;
-    }
-    auto outcome = target.store(item.key, std::move(item.value), item.expiration, std::move(item.subkey));
-    response.outcomes.push_back(outcome.is_ok() ? to_store_item_outcome(outcome.value())
-                                                : StoreItemOutcome::kRefused);
-  }
-  call.responder->respond(message_of(encode_store_response(response)));
+  for (StoreItem& item : store.items) response.outcomes.push_back(store_local(std::move(item), store.in_cache));
+  incoming.respond(encode_store_response(response));
+}
+
+StoreItemOutcome DhtProtocol::store_local(StoreItem item, bool in_cache) {
+  // Forgeries and unsigned values of owned keys or subkeys go no further.
+  net::Result<StoreProof> proof = validate_store_item(item);
+  if (!proof.is_ok()) return StoreItemOutcome::kRefused;
+  LocalStorage& target = in_cache ? cache_ : storage_;
+  auto outcome = target.store(item.key, std::move(item.value), item.expiration, std::move(item.subkey),
+                              std::move(proof).value());
+  return outcome.is_ok() ? to_store_item_outcome(outcome.value()) : StoreItemOutcome::kRefused;
 }
 
 FoundRecord DhtProtocol::find_local(const DhtId& key, const std::optional<DhtId>& asker) {
@@ -163,9 +158,14 @@ FoundRecord DhtProtocol::find_local(const DhtId& key, const std::optional<DhtId>
   found.key = key;
   std::optional<Record> stored = storage_.get(key);
   std::optional<Record> cached = cache_.get(key);
-  // The fresher of the two: a cached copy may be newer than an old stored one, or vice versa.
+  // The fresher of the two: a cached copy may be newer than an old stored one, or vice versa. An
+  // owned copy beats an unowned one whatever the expirations, as in LocalStorage::store: the
+  // unowned one is a forgery.
   if (stored && cached) {
-    found.record = stored->expiration >= cached->expiration ? std::move(stored) : std::move(cached);
+    const bool stored_wins = stored->owner.has_value() != cached->owner.has_value()
+                                 ? stored->owner.has_value()
+                                 : stored->expiration >= cached->expiration;
+    found.record = stored_wins ? std::move(stored) : std::move(cached);
   } else {
     found.record = stored ? std::move(stored) : std::move(cached);
   }
@@ -175,8 +175,8 @@ FoundRecord DhtProtocol::find_local(const DhtId& key, const std::optional<DhtId>
   return found;
 }
 
-void DhtProtocol::serve_find(net::IncomingCall call) {
-  std::optional<FindRequest> request = accept<FindRequest>(call);
+void DhtProtocol::serve_find(DhtRequest incoming) {
+  std::optional<FindRequest> request = accept<FindRequest>(incoming);
   if (!request) return;
   const FindRequest& find = *request;
   std::optional<DhtId> asker;
@@ -184,7 +184,7 @@ void DhtProtocol::serve_find(net::IncomingCall call) {
   FindResponse response;
   response.records.reserve(find.keys.size());
   for (const DhtId& key : find.keys) response.records.push_back(find_local(key, asker));
-  call.responder->respond(message_of(encode_find_response(response)));
+  incoming.respond(encode_find_response(response));
 }
 
 }  // namespace hive::dht

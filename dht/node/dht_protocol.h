@@ -2,13 +2,15 @@
 // over the endpoint's datagram RPC (replies too large for a datagram move to TCP), calls them on
 // other nodes, and keeps the routing table current from both: every node that sends a request
 // (with its NodeInfo) or answers one is added or refreshed; a full bucket pings its least
-// recently seen node and drops it if it does not answer; a node that fails a call is dropped.
-// Lookups (iterative search) build on this and live elsewhere.
+// recently seen node and drops it if it does not answer; a node that fails a call is dropped
+// and backed off (PeerHealth), and every answer's round trip feeds the adaptive timeouts that
+// lookups (dht/node/lookup.h) use.
 //
 // In client mode the node serves nothing and never names itself in requests, so it is never put
 // into others' routing tables (trainers behind NAT).
 //
-// Threads: I/O thread only (handlers and callbacks run there). The clock is a parameter.
+// Threads: the transport's thread only (handlers and callbacks run there). The network, the
+// scheduler and the clock are parameters: the same code runs on sockets and in simulation.
 // Datagram senders are not authenticated: a NodeInfo in a request is a claim.
 #pragma once
 
@@ -20,9 +22,10 @@
 
 #include "dht/core/dht_time.h"
 #include "dht/protocol/messages.h"
+#include "dht/routing/peer_health.h"
 #include "dht/routing/routing_table.h"
 #include "dht/storage/local_storage.h"
-#include "net/rpc/endpoint.h"
+#include "dht/transport/dht_transport.h"
 
 namespace hive::dht {
 
@@ -40,6 +43,7 @@ struct ProtocolOptions {
   StorageLimits storage;
   StorageLimits cache{64 * 1024, 256, 4096, 64ull << 20};
   MessageLimits message_limits;
+  PeerHealthOptions peer_health;
 };
 
 struct ProtocolStats {
@@ -54,10 +58,10 @@ class DhtProtocol {
   template <typename T>
   using Callback = std::function<void(net::Result<T>)>;
 
-  // `self` is this node's id and the address others reach it at (the endpoint's). I/O thread.
-  DhtProtocol(net::Endpoint& endpoint, NodeInfo self, const Clock& clock,
+  // `self` is this node's id and the address others reach it at (the transport's).
+  DhtProtocol(DhtTransport& transport, Scheduler& scheduler, NodeInfo self, const Clock& clock,
               ProtocolOptions options = {});
-  // I/O thread. Stops serving; callbacks of calls still in flight are dropped.
+  // Stops serving; callbacks of calls still in flight are dropped.
   ~DhtProtocol();
   DhtProtocol(const DhtProtocol&) = delete;
   DhtProtocol& operator=(const DhtProtocol&) = delete;
@@ -70,11 +74,20 @@ class DhtProtocol {
                   Callback<StoreResponse> done);
   void call_find(const NodeInfo& to, std::vector<DhtId> keys, Callback<FindResponse> done);
 
+  // Stores one item into this node's storage (or cache), with the checks a peer's store gets.
+  StoreItemOutcome store_local(StoreItem item, bool in_cache);
+
   const NodeInfo& self() const { return self_; }
   RoutingTable& routing_table() { return routing_table_; }
   LocalStorage& storage() { return storage_; }
   LocalStorage& cache() { return cache_; }
+  PeerHealth& peer_health() { return peer_health_; }
+  Scheduler& scheduler() { return scheduler_; }
+  const Clock& clock() const { return clock_; }
+  const ProtocolOptions& options() const { return options_; }
   const ProtocolStats& stats() const { return stats_; }
+  // False once this protocol is destroyed: for work scheduled on its behalf that may outlive it.
+  std::shared_ptr<const bool> alive_token() const { return alive_; }
 
  private:
   template <typename Response>
@@ -84,22 +97,24 @@ class DhtProtocol {
 
   // Decodes a request, answering a malformed one with its error; records a named sender.
   template <typename Request>
-  std::optional<Request> accept(const net::IncomingCall& call);
-  void serve_ping(net::IncomingCall call);
-  void serve_store(net::IncomingCall call);
-  void serve_find(net::IncomingCall call);
+  std::optional<Request> accept(const DhtRequest& request);
+  void serve_ping(DhtRequest request);
+  void serve_store(DhtRequest request);
+  void serve_find(DhtRequest request);
   void heard_from(const NodeInfo& node);
   void failed(const DhtId& node);
-  static NodeInfo observed(const NodeInfo& claimed, const net::IncomingCall& call);
+  static NodeInfo observed(const NodeInfo& claimed, const DhtRequest& request);
   FoundRecord find_local(const DhtId& key, const std::optional<DhtId>& asker);
 
-  net::Endpoint& endpoint_;
+  DhtTransport& transport_;
+  Scheduler& scheduler_;
   NodeInfo self_;
   const Clock& clock_;
   ProtocolOptions options_;
   RoutingTable routing_table_;
   LocalStorage storage_;
   LocalStorage cache_;
+  PeerHealth peer_health_;
   ProtocolStats stats_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -38,6 +38,13 @@ ByteVector bytes_of(fb::FlatBufferBuilder& builder, std::span<const std::byte> b
   return builder.CreateVector(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
+// A signature or a public key, when present.
+template <size_t N>
+ByteVector optional_bytes_of(fb::FlatBufferBuilder& builder,
+                             const std::optional<std::array<std::byte, N>>& bytes) {
+  return bytes ? bytes_of(builder, *bytes) : 0;
+}
+
 ByteVector id_of(fb::FlatBufferBuilder& builder, const DhtId& id) {
   return builder.CreateVector(id.bytes().data(), kIdBytes);
 }
@@ -71,8 +78,11 @@ fb::Offset<wire::FoundRecord> found_record_of(fb::FlatBufferBuilder& builder,
   ByteVector value = 0;
   fb::Offset<fb::Vector<fb::Offset<wire::SubkeyValue>>> subkeys = 0;
   DhtTime expiration = 0;
+  ByteVector signature = 0;
+  ByteVector owner = 0;
   if (found.record) {
     expiration = found.record->expiration;
+    owner = optional_bytes_of(builder, found.record->owner);
     if (found.record->is_dictionary()) {
       kind = wire::RecordKind::Dictionary;
       std::vector<fb::Offset<wire::SubkeyValue>> entries;
@@ -80,16 +90,19 @@ fb::Offset<wire::FoundRecord> found_record_of(fb::FlatBufferBuilder& builder,
       for (const auto& [subkey, timed] : found.record->dictionary()) {  // increasing subkeys
         const ByteVector subkey_bytes = bytes_of(builder, subkey);
         const ByteVector value_bytes = bytes_of(builder, timed.value);
+        const ByteVector signature_bytes = optional_bytes_of(builder, timed.signature);
         entries.push_back(wire::CreateSubkeyValue(builder, subkey_bytes, value_bytes,
-                                                  timed.expiration));
+                                                  timed.expiration, signature_bytes));
       }
       subkeys = builder.CreateVector(entries);
     } else {
       kind = wire::RecordKind::Plain;
       value = bytes_of(builder, found.record->plain());
+      signature = optional_bytes_of(builder, found.record->signature);
     }
   }
-  return wire::CreateFoundRecord(builder, key, kind, value, subkeys, expiration, nearest_vector);
+  return wire::CreateFoundRecord(builder, key, kind, value, subkeys, expiration, nearest_vector,
+                                 signature, owner);
 }
 
 // ---- Decoding -------------------------------------------------------------------------------
@@ -109,6 +122,10 @@ class Decoder {
   net::Status count(std::string_view field, size_t count, size_t limit);
   net::Status id(std::string_view field, const fb::Vector<uint8_t>* in, DhtId& out);
   net::Status bytes(std::string_view field, const fb::Vector<uint8_t>* in, Bytes& out);
+  // Absent, or exactly N bytes: a signature or a public key.
+  template <size_t N>
+  net::Status optional_array(std::string_view field, const fb::Vector<uint8_t>* in,
+                             std::optional<std::array<std::byte, N>>& out);
   net::Status node(std::string_view field, const wire::NodeInfo* in, NodeInfo& out);
   net::Status sender(std::string_view field, const wire::NodeInfo* in,
                      std::optional<NodeInfo>& out);
@@ -169,6 +186,21 @@ net::Status Decoder::bytes(std::string_view field, const fb::Vector<uint8_t>* in
   return net::Status::ok();
 }
 
+template <size_t N>
+net::Status Decoder::optional_array(std::string_view field, const fb::Vector<uint8_t>* in,
+                                    std::optional<std::array<std::byte, N>>& out) {
+  out.reset();
+  if (in == nullptr) return net::Status::ok();
+  if (in->size() != N) {
+    return protocol_error(net::str_cat(field, " of ", in->size(), " bytes, expected ", N,
+                                       " or none"));
+  }
+  HIVE_DHT_RETURN_IF_ERROR(charge(field, N));
+  out.emplace();
+  std::memcpy(out->data(), in->data(), N);
+  return net::Status::ok();
+}
+
 net::Status Decoder::node(std::string_view field, const wire::NodeInfo* in, NodeInfo& out) {
   if (in == nullptr) return protocol_error(net::str_cat(field, " is missing"));
   HIVE_DHT_RETURN_IF_ERROR(id(net::str_cat(field, " id"), in->id(), out.id));
@@ -219,14 +251,16 @@ net::Status Decoder::store_item(const std::string& field, const wire::StoreItem&
   }
   HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(field, " value"), in.value(), out.value));
   out.expiration = in.expiration();
-  if (in.signature() != nullptr) {
-    if (in.signature()->size() != net::kSignatureBytes) {
-      return protocol_error(net::str_cat(field, " signature of ", in.signature()->size(),
-                                         " bytes, expected ", net::kSignatureBytes, " or none"));
+  HIVE_DHT_RETURN_IF_ERROR(
+      optional_array(net::str_cat(field, " signature"), in.signature(), out.signature));
+  if (in.key_name() != nullptr) {
+    if (in.key_name()->size() > limits_.max_key_name_bytes) {
+      return protocol_error(net::str_cat(field, " key name of ", in.key_name()->size(),
+                                         " bytes, limit ", limits_.max_key_name_bytes));
     }
-    HIVE_DHT_RETURN_IF_ERROR(charge(net::str_cat(field, " signature"), net::kSignatureBytes));
-    out.signature.emplace();
-    std::memcpy(out.signature->data(), in.signature()->data(), net::kSignatureBytes);
+    out.key_name.emplace();
+    HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(field, " key name"), in.key_name(),
+                                   *out.key_name));
   }
   return net::Status::ok();
 }
@@ -298,6 +332,8 @@ net::Status Decoder::dictionary(const std::string& field,
     HIVE_DHT_RETURN_IF_ERROR(bytes(entry_field, entry->subkey(), subkey));
     HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(entry_field, " value"), entry->value(),
                                    timed.value));
+    HIVE_DHT_RETURN_IF_ERROR(optional_array(net::str_cat(entry_field, " signature"),
+                                            entry->signature(), timed.signature));
     timed.expiration = entry->expiration();
     latest = std::max(latest, timed.expiration);
     // Sorted and unique on the wire, so each insertion goes at the end.
@@ -323,8 +359,10 @@ net::Status Decoder::found_record(const std::string& field, const wire::FoundRec
   const auto kind = static_cast<uint8_t>(in.kind());
   switch (in.kind()) {
     case wire::RecordKind::Absent:
-      if (in.value() != nullptr || in.subkeys() != nullptr) {
-        return protocol_error(net::str_cat(field, ": an absent record carries a value"));
+      if (in.value() != nullptr || in.subkeys() != nullptr || in.signature() != nullptr ||
+          in.owner() != nullptr) {
+        return protocol_error(
+            net::str_cat(field, ": an absent record carries a value, signature or owner"));
       }
       out.record.reset();
       break;
@@ -335,6 +373,8 @@ net::Status Decoder::found_record(const std::string& field, const wire::FoundRec
       Bytes value;
       HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(field, " value"), in.value(), value));
       out.record = Record{std::move(value), in.expiration()};
+      HIVE_DHT_RETURN_IF_ERROR(optional_array(net::str_cat(field, " signature"), in.signature(),
+                                              out.record->signature));
       break;
     }
     case wire::RecordKind::Dictionary:
@@ -342,12 +382,21 @@ net::Status Decoder::found_record(const std::string& field, const wire::FoundRec
         return protocol_error(net::str_cat(field,
                                            ": a dictionary record needs subkeys and no value"));
       }
+      if (in.signature() != nullptr) {
+        return protocol_error(net::str_cat(
+            field, ": a dictionary record carries a plain value's signature (its subkeys carry"
+                   " their own)"));
+      }
       out.record.emplace();
       HIVE_DHT_RETURN_IF_ERROR(dictionary(field, *in.subkeys(), in.expiration(), *out.record));
       break;
     default:
       return protocol_error(net::str_cat(field, ": unknown record kind ", int{kind},
                                          ", expected 0..2"));
+  }
+  if (out.record) {
+    HIVE_DHT_RETURN_IF_ERROR(
+        optional_array(net::str_cat(field, " owner key"), in.owner(), out.record->owner));
   }
   if (in.nearest() != nullptr) {
     HIVE_DHT_RETURN_IF_ERROR(count(net::str_cat("nearest nodes in ", field),
@@ -466,8 +515,10 @@ Bytes encode_store_request(const StoreRequest& message) {
     const ByteVector key = id_of(builder, item.key);
     const ByteVector subkey = item.subkey ? bytes_of(builder, *item.subkey) : 0;
     const ByteVector value = bytes_of(builder, item.value);
-    const ByteVector signature = item.signature ? bytes_of(builder, *item.signature) : 0;
-    items.push_back(wire::CreateStoreItem(builder, key, subkey, value, item.expiration, signature));
+    const ByteVector signature = optional_bytes_of(builder, item.signature);
+    const ByteVector key_name = item.key_name ? bytes_of(builder, *item.key_name) : 0;
+    items.push_back(wire::CreateStoreItem(builder, key, subkey, value, item.expiration, signature,
+                                          key_name));
   }
   const auto item_vector = builder.CreateVector(items);
   return finish(builder, wire::Body::StoreRequest,

@@ -6,8 +6,10 @@
 //
 // Decoding trusts nothing: the buffer passes flatbuffers::Verifier (small depth, a table budget
 // proportional to its size), then every field is checked (ids of 20 bytes, parseable addresses,
-// signatures absent or 64 bytes, counts within MessageLimits, enum values in range, no byte shared
-// between two fields). Any failure is a kProtocolError Status naming the field and its value.
+// signatures absent or 64 bytes, owner keys absent or 32 bytes, key names and counts within
+// MessageLimits, enum values in range, no byte shared between two fields). Any failure is a
+// kProtocolError Status naming the field and its value. Decoding checks no signature: that is
+// dht/ownership's job.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +41,7 @@ struct MessageLimits {
   size_t max_items = 1024;           // store items, store outcomes, find keys, found records
   size_t max_nearest = 64;           // nearest nodes per found record
   size_t max_subkeys = 4096;         // subkeys per found record
+  size_t max_key_name_bytes = 1024;  // a store item's key name
 };
 
 // A DHT node as others reach it.
@@ -67,7 +70,11 @@ struct StoreItem {
   std::optional<Bytes> subkey;  // absent: a plain record
   Bytes value;
   DhtTime expiration = 0;
-  std::optional<net::Signature> signature;  // for records a key owns
+  // By the owner that the key's name or the subkey names (dht/ownership/owner.h).
+  std::optional<net::Signature> signature;
+  // The key's name, when it names an owner: the DHT otherwise sends only its hash, so the
+  // storing node could not know that the key is owned.
+  std::optional<Bytes> key_name = std::nullopt;
 
   bool operator==(const StoreItem&) const = default;
 };
@@ -107,7 +114,9 @@ struct FindRequest {
 
 struct FoundRecord {
   DhtId key;
-  std::optional<Record> record;  // absent: the responder holds nothing unexpired under key
+  // absent: the responder holds nothing unexpired under key. Signatures and the key's owner
+  // come with it, so that a reader can check them (dht/ownership) and store it elsewhere.
+  std::optional<Record> record;
   std::vector<NodeInfo> nearest;  // the responder's nearest known nodes to key
 
   bool operator==(const FoundRecord&) const = default;

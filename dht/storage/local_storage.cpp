@@ -4,6 +4,8 @@
 #include <limits>
 #include <vector>
 
+#include "dht/ownership/owner_marker.h"
+
 namespace hive::dht {
 
 using net::Status;
@@ -12,8 +14,18 @@ using net::str_cat;
 
 namespace {
 
-size_t subkey_entry_bytes(const Bytes& subkey, const Bytes& value) {
-  return kSubkeyOverheadBytes + subkey.size() + value.size();
+size_t signature_bytes(const std::optional<net::Signature>& signature) {
+  return signature ? net::kSignatureBytes : 0;
+}
+
+// A record's bytes other than its value or subkeys.
+size_t record_base_bytes(const std::optional<net::PublicKey>& owner) {
+  return kRecordOverheadBytes + (owner ? net::kPublicKeyBytes : 0);
+}
+
+size_t subkey_entry_bytes(const Bytes& subkey, const TimedValue& entry) {
+  return kSubkeyOverheadBytes + subkey.size() + entry.value.size() +
+         signature_bytes(entry.signature);
 }
 
 }  // namespace
@@ -31,7 +43,7 @@ LocalStorage::LocalStorage(const Clock& clock, StorageLimits limits)
     : clock_(clock), limits_(limits) {}
 
 net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, DhtTime expiration,
-                                              std::optional<Bytes> subkey) {
+                                              std::optional<Bytes> subkey, StoreProof proof) {
   if (value.size() > limits_.max_value_bytes) {
     return Status(StatusCode::kTooLarge,
                   str_cat("store: value of ", value.size(), " bytes exceeds max_value_bytes ",
@@ -48,6 +60,17 @@ net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, Dht
   const auto entry = records_.find(key);
   const bool held = entry != records_.end();
   const size_t old_bytes = held ? entry->second.bytes : 0;
+  const std::optional<net::PublicKey> held_owner =
+      held ? entry->second.record.owner : std::nullopt;
+  if (held_owner && proof.key_owner != held_owner) {
+    return Status(StatusCode::kUnauthenticated,
+                  str_cat("store: key ", key.to_hex(), " is owned by ", public_key_hex(*held_owner),
+                          ", the store names ",
+                          proof.key_owner ? public_key_hex(*proof.key_owner) : "no owner"));
+  }
+  // Expirations decide only between records of the same standing: an unowned record under a key
+  // that the store proves owned is a forgery, and gives way whatever its expiration.
+  const bool held_competes = held && !(proof.key_owner && !held_owner);
   const auto too_many_subkeys = [&] {
     return Status(StatusCode::kOverloaded,
                   str_cat("store: key ", key.to_hex(), " already holds max_subkeys_per_key ",
@@ -55,22 +78,32 @@ net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, Dht
   };
 
   if (!subkey) {
-    if (held && expiration <= entry->second.record.expiration) return StoreOutcome::kNotNewer;
-    const size_t new_bytes = kRecordOverheadBytes + value.size();
+    if (held_competes && expiration <= entry->second.record.expiration) {
+      return StoreOutcome::kNotNewer;
+    }
+    const size_t new_bytes =
+        record_base_bytes(proof.key_owner) + value.size() + signature_bytes(proof.signature);
     if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
-    put(key, Record{std::move(value), expiration}, expiration, new_bytes);
+    put(key, Record{std::move(value), expiration, proof.signature, proof.key_owner}, expiration,
+        new_bytes);
     return StoreOutcome::kStored;
   }
 
-  if (!held || !entry->second.record.is_dictionary()) {
-    // Nothing held, or a plain value that the new dictionary replaces if it expires later.
-    if (held && expiration <= entry->second.record.expiration) return StoreOutcome::kNotNewer;
+  TimedValue timed{std::move(value), expiration, proof.signature};
+  if (!held_competes || !entry->second.record.is_dictionary()) {
+    // Nothing held (or a forgery), or a plain value that the new dictionary replaces if it
+    // expires later.
+    if (held_competes && expiration <= entry->second.record.expiration) {
+      return StoreOutcome::kNotNewer;
+    }
     if (limits_.max_subkeys_per_key == 0) return too_many_subkeys();
-    const size_t new_bytes = kRecordOverheadBytes + subkey_entry_bytes(*subkey, value);
+    const size_t new_bytes =
+        record_base_bytes(proof.key_owner) + subkey_entry_bytes(*subkey, timed);
     if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
     Dictionary dictionary;
-    dictionary.emplace(std::move(*subkey), TimedValue{std::move(value), expiration});
-    put(key, Record{std::move(dictionary), expiration}, expiration, new_bytes);
+    dictionary.emplace(std::move(*subkey), std::move(timed));
+    put(key, Record{std::move(dictionary), expiration, std::nullopt, proof.key_owner}, expiration,
+        new_bytes);
     return StoreOutcome::kStored;
   }
 
@@ -81,19 +114,20 @@ net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, Dht
   size_t new_bytes = 0;
   if (found != dictionary.end()) {
     if (expiration <= found->second.expiration) return StoreOutcome::kNotNewer;
-    new_bytes = old_bytes - found->second.value.size() + value.size();
+    new_bytes = old_bytes - subkey_entry_bytes(*subkey, found->second) +
+                subkey_entry_bytes(*subkey, timed);
   } else {
     if (dictionary.size() >= limits_.max_subkeys_per_key) return too_many_subkeys();
-    new_bytes = old_bytes + subkey_entry_bytes(*subkey, value);
+    new_bytes = old_bytes + subkey_entry_bytes(*subkey, timed);
   }
   // make_room never evicts `key` itself, so entry, dictionary and found stay valid.
   if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
 
   unindex(entry);
   if (found != dictionary.end()) {
-    found->second = TimedValue{std::move(value), expiration};
+    found->second = std::move(timed);
   } else {
-    dictionary.emplace(std::move(*subkey), TimedValue{std::move(value), expiration});
+    dictionary.emplace(std::move(*subkey), std::move(timed));
     ++stats_.subkeys;
   }
   held_record.record.expiration = std::max(held_record.record.expiration, expiration);
@@ -137,7 +171,7 @@ void LocalStorage::purge_record(Entry entry, DhtTime now, PurgeCounts& counts) {
   DhtTime earliest = std::numeric_limits<DhtTime>::max();
   for (auto subkey = dictionary.begin(); subkey != dictionary.end();) {
     if (subkey->second.expiration <= now) {
-      const size_t bytes = subkey_entry_bytes(subkey->first, subkey->second.value);
+      const size_t bytes = subkey_entry_bytes(subkey->first, subkey->second);
       held.bytes -= bytes;
       stats_.bytes_used -= bytes;
       --stats_.subkeys;

@@ -1,7 +1,8 @@
 // A node's local record store (hivemind's DHTLocalStorage): key -> plain value or dictionary of
-// subkeys, each with an absolute expiration. Conflicts resolve by expiration only: a store wins
-// only with a strictly later expiration than what it would replace, so every node converges on
-// the same record whatever order the stores arrive in.
+// subkeys, each with an absolute expiration. Conflicts resolve by expiration: a store wins only
+// with a strictly later expiration than what it would replace, so every node converges on the
+// same record whatever order the stores arrive in. Owned keys come first: once a store proved
+// the key's owner, only that owner's stores change the record (see store()).
 //
 // Single-threaded: it lives on the I/O thread with the rest of the DHT state. Time comes from the
 // Clock given at construction. Expired entries are dropped lazily (by store() and get()) and by
@@ -23,9 +24,9 @@
 
 namespace hive::dht {
 
-// Accounted size of a record (what max_total_bytes bounds): the payload bytes plus a fixed
-// overhead per record and per subkey for the key, expirations and map nodes, so that a flood of
-// empty values is not free.
+// Accounted size of a record (what max_total_bytes bounds): the payload bytes (values, subkeys,
+// signatures, the owner's key) plus a fixed overhead per record and per subkey for the key,
+// expirations and map nodes, so that a flood of empty values is not free.
 inline constexpr size_t kRecordOverheadBytes = 64;
 inline constexpr size_t kSubkeyOverheadBytes = 32;
 
@@ -34,6 +35,13 @@ struct StorageLimits {
   size_t max_subkey_bytes = 256;                  // one subkey
   size_t max_subkeys_per_key = 4096;              // one dictionary
   size_t max_total_bytes = 256 * 1024 * 1024;     // all records together, accounted as above
+};
+
+// What a store proved about ownership, as the node checked it (dht/ownership/owner.h):
+// LocalStorage verifies no signature itself, it keeps them and enforces the key's owner.
+struct StoreProof {
+  std::optional<net::Signature> signature;  // the owner's, over the stored value
+  std::optional<net::PublicKey> key_owner;  // the owner that the store's key name names
 };
 
 // Why a well-formed store did or did not take effect. Refusals for size limits are Status errors.
@@ -70,11 +78,17 @@ class LocalStorage {
   // - subkey into a plain value: wins only if later than the plain value, which it then replaces
   //   by a dictionary holding just this subkey;
   // - subkey into a dictionary: wins only if later than that subkey's entry (a new subkey always).
+  // Ownership, before expirations: a key held as owned takes only stores whose proof names that
+  // same key_owner; a store with a key_owner replaces an unowned record whatever the expirations
+  // (nobody can store under an owned key without naming it, so that record is a forgery).
+  // The proof's signature is kept with the value; its key_owner becomes the record's owner.
   // Errors: kTooLarge (max_value_bytes, max_subkey_bytes, or a record above max_total_bytes),
   // kOverloaded (max_subkeys_per_key; max_total_bytes when the records that would have to be
-  // evicted expire no earlier than the new one). A refused store changes nothing.
+  // evicted expire no earlier than the new one), kUnauthenticated (the key is owned by another
+  // or the proof names no owner). A refused store changes nothing.
   net::Result<StoreOutcome> store(const DhtId& key, Bytes value, DhtTime expiration,
-                                  std::optional<Bytes> subkey = std::nullopt);
+                                  std::optional<Bytes> subkey = std::nullopt,
+                                  StoreProof proof = {});
 
   // The unexpired record under key, or nothing. A dictionary comes with only its unexpired
   // subkeys. Purges expired entries first (hence not const).

@@ -15,6 +15,7 @@ namespace hive::net {
 namespace {
 
 constexpr size_t kMaxUdpPayload = 65507;
+constexpr int kUdpReceiveBufferBytes = 4 << 20;
 constexpr size_t kMaxStatusMessageBytes = 1024;
 
 // The whole message as one contiguous datagram, or nothing when it does not fit in max_bytes.
@@ -52,6 +53,14 @@ Status DatagramChannel::bind(const SocketAddress& address) {
   result = uv_udp_bind(socket_.get(), address.get(), 0);
   if (result != 0) {
     return uv_status(result, StatusCode::kUnavailable, str_cat("binding UDP to ", address.to_string()));
+  }
+  // The kernel's default receive buffer (about 200 KiB) overflows when a node has many calls in
+  // flight, and every dropped datagram costs a retry a third of a timeout later. The kernel caps
+  // the request at net.core.rmem_max, which is fine: this is a hint.
+  int receive_buffer_bytes = kUdpReceiveBufferBytes;
+  if (int hint = uv_recv_buffer_size(reinterpret_cast<uv_handle_t*>(socket_.get()), &receive_buffer_bytes); hint != 0) {
+    log(LogLevel::kWarning, "UDP socket on ", address.to_string(), ": could not raise the receive buffer to ",
+        kUdpReceiveBufferBytes, " bytes: ", uv_strerror(hint));
   }
   socket_.get()->data = this;
   result = uv_udp_recv_start(

@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include "dht/node/dht_protocol.h"
+#include "dht/ownership/owner.h"
+#include "dht/transport/endpoint_transport.h"
+#include "dht/transport/loop_scheduler.h"
 #include "tests/dht/dht_test_util.h"
 #include "tests/net/net_test_util.h"
 
@@ -27,13 +30,21 @@ struct TestNode {
     auto address = endpoint.listen("127.0.0.1:0");
     EXPECT_TRUE(address.is_ok());
     info = NodeInfo{DhtId::from_peer_id(endpoint.identity().peer_id()), address.value()};
-    loop.run_sync([&] { protocol = std::make_unique<DhtProtocol>(endpoint, info, clock, options); });
+    loop.run_sync([&] {
+      scheduler = std::make_unique<LoopScheduler>(loop);
+      protocol = std::make_unique<DhtProtocol>(transport, *scheduler, info, clock, options);
+    });
   }
   ~TestNode() {
-    endpoint.loop().run_sync([&] { protocol.reset(); });
+    endpoint.loop().run_sync([&] {
+      protocol.reset();
+      scheduler.reset();
+    });
   }
 
   net::Endpoint endpoint;
+  EndpointTransport transport{endpoint};
+  std::unique_ptr<LoopScheduler> scheduler;
   NodeInfo info;
   std::unique_ptr<DhtProtocol> protocol;
 };
@@ -110,11 +121,33 @@ TEST_F(DhtProtocolTest, StoreOutcomesFollowExpirationRulesAndSubkeysFormADiction
   EXPECT_EQ(record.expiration, kStart + 20'000);
 }
 
-TEST_F(DhtProtocolTest, SignedItemsAreRefusedUntilOwnershipIsChecked) {
-  StoreItem item{DhtId::of_key("owned"), std::nullopt, bytes("x"), kStart + 1000, net::Signature{}};
+TEST_F(DhtProtocolTest, SignatureWithoutAnOwnerIsRefused) {
+  StoreItem item{DhtId::of_key("unowned"), std::nullopt, bytes("x"), kStart + 1000, net::Signature{}};
   auto stored = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
   ASSERT_TRUE(stored.is_ok());
   EXPECT_EQ(stored.value().outcomes, std::vector<StoreItemOutcome>{StoreItemOutcome::kRefused});
+}
+
+TEST_F(DhtProtocolTest, OwnersSignedStoreIsFoundWithItsProofsAndOthersAreRefused) {
+  const net::Identity owner = identity_from_seed(7);
+  const std::string name = "experts" + owner_marker(owner.public_key());
+  const DhtId key = DhtId::of_key(name);
+  StoreItem owned{key, std::nullopt, bytes("owner's"), kStart + 1000, std::nullopt, bytes(name)};
+  owned.signature = sign_record(owner, key, std::nullopt, owned.value, owned.expiration);
+  // The same bytes under a later expiration, unsigned and without the key's name: a forgery.
+  const StoreItem forged{key, std::nullopt, bytes("forged"), kStart + 5000, std::nullopt};
+  auto stored = wait_for<StoreResponse>(
+      [&](auto done) { a_.protocol->call_store(b_.info, {owned, forged}, false, done); });
+  ASSERT_TRUE(stored.is_ok()) << stored.status().to_string();
+  EXPECT_EQ(stored.value().outcomes,
+            (std::vector<StoreItemOutcome>{StoreItemOutcome::kStored, StoreItemOutcome::kRefused}));
+
+  auto found = wait_for<FindResponse>([&](auto done) { c_.protocol->call_find(b_.info, {key}, done); });
+  ASSERT_TRUE(found.is_ok()) << found.status().to_string();
+  ASSERT_TRUE(found.value().records.at(0).record.has_value());
+  Record record = *found.value().records.at(0).record;
+  EXPECT_EQ(record, (Record{bytes("owner's"), kStart + 1000, owned.signature, owner.public_key()}));
+  EXPECT_TRUE(drop_unverified(bytes(name), key, record));
 }
 
 TEST_F(DhtProtocolTest, AbsentKeyIsAnsweredWithNearestNodes) {

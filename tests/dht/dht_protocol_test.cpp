@@ -1,7 +1,8 @@
 // DHT RPC messages: every message type round-trips with every field set, and decoding rejects
 // buffers that are not DHT messages (wrong identifier, random or truncated bytes) or whose fields
-// are invalid (ids not 20 bytes, bad addresses, signatures not 64 bytes, counts above the limits,
-// unknown outcomes). Malformed messages are built with the generated FlatBuffers API directly.
+// are invalid (ids not 20 bytes, bad addresses, signatures not 64 bytes, owner keys not 32 bytes,
+// key names and counts above the limits, unknown outcomes, signatures or owners where the record
+// kind allows none). Malformed messages are built with the generated FlatBuffers API directly.
 #include <flatbuffers/flatbuffers.h>
 
 #include <algorithm>
@@ -49,6 +50,12 @@ net::Signature signature(uint8_t fill) {
   return out;
 }
 
+net::PublicKey public_key(uint8_t fill) {
+  net::PublicKey out;
+  out.fill(static_cast<std::byte>(fill));
+  return out;
+}
+
 template <typename T>
 T round_trip(const Bytes& encoded) {
   net::Result<T> decoded = decode_as<T>(encoded);
@@ -83,14 +90,33 @@ Bytes raw_ping_request(const RawBytes& sender_id, const std::string& sender_addr
   return finish(builder, wire::Body::PingRequest, wire::CreatePingRequest(builder, sender).Union());
 }
 
-Bytes raw_store_request(const RawBytes* signature) {
+Bytes raw_store_request(const RawBytes* signature, const RawBytes* key_name = nullptr) {
   flatbuffers::FlatBufferBuilder builder;
   const RawBytes key = raw_id(kIdBytes);
   const RawBytes value = {1, 2, 3};
   std::vector<flatbuffers::Offset<wire::StoreItem>> items = {
-      wire::CreateStoreItemDirect(builder, &key, nullptr, &value, kNow, signature)};
+      wire::CreateStoreItemDirect(builder, &key, nullptr, &value, kNow, signature, key_name)};
   return finish(builder, wire::Body::StoreRequest,
                 wire::CreateStoreRequestDirect(builder, 0, &items, false).Union());
+}
+
+// A find response with one record of `kind`: a value (Plain), one subkey (Dictionary) or nothing
+// (Absent), with the given signatures and owner key.
+Bytes raw_find_response(wire::RecordKind kind, const RawBytes* signature,
+                        const RawBytes* subkey_signature, const RawBytes* owner) {
+  flatbuffers::FlatBufferBuilder builder;
+  const RawBytes key = raw_id(kIdBytes);
+  const RawBytes value = {1, 2, 3};
+  const RawBytes subkey = {'a'};
+  std::vector<flatbuffers::Offset<wire::SubkeyValue>> subkeys = {
+      wire::CreateSubkeyValueDirect(builder, &subkey, &value, kNow, subkey_signature)};
+  const bool plain = kind == wire::RecordKind::Plain;
+  const bool dictionary = kind == wire::RecordKind::Dictionary;
+  std::vector<flatbuffers::Offset<wire::FoundRecord>> records = {wire::CreateFoundRecordDirect(
+      builder, &key, kind, plain ? &value : nullptr, dictionary ? &subkeys : nullptr, kNow,
+      nullptr, signature, owner)};
+  return finish(builder, wire::Body::FindResponse,
+                wire::CreateFindResponseDirect(builder, &records).Union());
 }
 
 // ---- Round trips ----
@@ -120,10 +146,14 @@ TEST(DhtProtocolTest, StoreRequestRoundTripsEveryField) {
   request.items.push_back(StoreItem{id(11), bytes("subkey"), random_bytes(random, 7), kNow + 2000,
                                     signature(0xEE)});
   request.items.push_back(StoreItem{id(12), Bytes{}, Bytes{}, -5, std::nullopt});  // empty subkey
+  request.items.push_back(StoreItem{id(13), std::nullopt, bytes("owned"), kNow + 3000,
+                                    signature(0xDD), bytes("key[owner:...]")});
+  request.items.push_back(StoreItem{id(14), std::nullopt, Bytes{}, kNow, std::nullopt, Bytes{}});
   const StoreRequest decoded = round_trip<StoreRequest>(encode_store_request(request));
   EXPECT_EQ(decoded, request);
-  ASSERT_EQ(decoded.items.size(), 3u);
+  ASSERT_EQ(decoded.items.size(), 5u);
   EXPECT_TRUE(decoded.items[2].subkey.has_value());  // an empty subkey is not an absent one
+  EXPECT_TRUE(decoded.items[4].key_name.has_value());  // nor an empty key name
 }
 
 TEST(DhtProtocolTest, StoreRequestRoundTripsWithoutSenderOrItems) {
@@ -152,6 +182,20 @@ TEST(DhtProtocolTest, FindResponseRoundTripsAbsentPlainAndDictionaryRecords) {
   dictionary[bytes("a")] = TimedValue{bytes("first"), kNow + 10};
   dictionary[bytes("b")] = TimedValue{Bytes{}, kNow + 30};
   response.records.push_back(FoundRecord{id(32), Record{dictionary, kNow + 30}, {}});
+  EXPECT_EQ(round_trip<FindResponse>(encode_find_response(response)), response);
+}
+
+TEST(DhtProtocolTest, FindResponseRoundTripsSignaturesAndOwners) {
+  FindResponse response;
+  response.records.push_back(FoundRecord{
+      id(33), Record{bytes("owned value"), kNow + 100, signature(0xAB), public_key(0xCD)}, {}});
+  response.records.push_back(
+      FoundRecord{id(34), Record{bytes("signed, unowned key"), kNow + 100, signature(0x01)}, {}});
+  Dictionary dictionary;
+  dictionary[bytes("a")] = TimedValue{bytes("signed"), kNow + 10, signature(0x02)};
+  dictionary[bytes("b")] = TimedValue{bytes("unsigned"), kNow + 30};
+  response.records.push_back(FoundRecord{
+      id(35), Record{dictionary, kNow + 30, std::nullopt, public_key(0x03)}, {}});
   EXPECT_EQ(round_trip<FindResponse>(encode_find_response(response)), response);
 }
 
@@ -251,6 +295,51 @@ TEST(DhtProtocolTest, SixtyThreeByteSignatureIsRejected) {
                         "store request: item 0 signature of 63 bytes, expected 64 or none");
   const RawBytes good_signature(64, 0x11);
   EXPECT_TRUE(decode_message(raw_store_request(&good_signature)).is_ok());
+}
+
+TEST(DhtProtocolTest, KeyNameAboveTheLimitIsRejected) {
+  const RawBytes long_name(MessageLimits{}.max_key_name_bytes + 1, 'k');
+  expect_protocol_error(raw_store_request(nullptr, &long_name),
+                        "store request: item 0 key name of 1025 bytes, limit 1024");
+  const RawBytes longest_name(MessageLimits{}.max_key_name_bytes, 'k');
+  EXPECT_TRUE(decode_message(raw_store_request(nullptr, &longest_name)).is_ok());
+}
+
+TEST(DhtProtocolTest, ThirtyOneByteOwnerKeyIsRejected) {
+  const RawBytes short_owner(31, 0x22);
+  expect_protocol_error(raw_find_response(wire::RecordKind::Plain, nullptr, nullptr, &short_owner),
+                        "find response: record 0 owner key of 31 bytes, expected 32 or none");
+  const RawBytes good_owner(32, 0x22);
+  EXPECT_TRUE(
+      decode_message(raw_find_response(wire::RecordKind::Plain, nullptr, nullptr, &good_owner))
+          .is_ok());
+}
+
+TEST(DhtProtocolTest, SixtyFiveByteSignaturesInFoundRecordsAreRejected) {
+  const RawBytes long_signature(65, 0x11);
+  expect_protocol_error(
+      raw_find_response(wire::RecordKind::Plain, &long_signature, nullptr, nullptr),
+      "find response: record 0 signature of 65 bytes, expected 64 or none");
+  expect_protocol_error(
+      raw_find_response(wire::RecordKind::Dictionary, nullptr, &long_signature, nullptr),
+      "find response: record 0 subkey 0 signature of 65 bytes, expected 64 or none");
+}
+
+TEST(DhtProtocolTest, PlainSignatureOnADictionaryIsRejected) {
+  const RawBytes good_signature(64, 0x11);
+  expect_protocol_error(
+      raw_find_response(wire::RecordKind::Dictionary, &good_signature, nullptr, nullptr),
+      "find response: record 0: a dictionary record carries a plain value's signature");
+  EXPECT_TRUE(decode_message(raw_find_response(wire::RecordKind::Dictionary, nullptr,
+                                               &good_signature, nullptr))
+                  .is_ok());
+}
+
+TEST(DhtProtocolTest, AbsentRecordWithAnOwnerIsRejected) {
+  const RawBytes owner(32, 0x22);
+  expect_protocol_error(raw_find_response(wire::RecordKind::Absent, nullptr, nullptr, &owner),
+                        "find response: record 0: an absent record carries a value, signature or"
+                        " owner");
 }
 
 TEST(DhtProtocolTest, MoreKeysThanTheLimitAreRejected) {

@@ -14,5 +14,6 @@ struct Command {
 
 Command add_train_local_command(CLI::App& app);
 Command add_keygen_command(CLI::App& app);
+Command add_dht_command(CLI::App& app);
 
 }  // namespace hive::tools

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   const std::vector<hive::tools::Command> commands = {
       hive::tools::add_train_local_command(app),
       hive::tools::add_keygen_command(app),
+      hive::tools::add_dht_command(app),
   };
 
   CLI11_PARSE(app, argc, argv);
