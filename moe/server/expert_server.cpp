@@ -1,0 +1,139 @@
+#include "moe/server/expert_server.h"
+
+#include "moe/protocol/expert_call.h"
+#include "moe/protocol/expert_info.h"
+#include "moe/protocol/expert_methods.h"
+#include "moe/protocol/tensor_wire.h"
+#include "moe/server/call_check.h"
+
+namespace hive::moe {
+namespace {
+
+// Where an expert's parameters live, which is where its batches run.
+Device device_of(ExpertBackend& backend) {
+  const nn::NamedTensors params = backend.module().named_parameters();
+  return params.empty() ? Device::cpu() : params.front().second.device();
+}
+
+// Answers a call with its rows of the results, encoded with `compression`.
+TaskDone reply_to(std::shared_ptr<net::Responder> responder, net::Compression compression) {
+  return [responder = std::move(responder),
+          compression](net::Result<std::vector<Tensor>> result) {
+    if (!result.is_ok()) {
+      responder->respond(result.status());
+      return;
+    }
+    net::Message reply;
+    for (const Tensor& tensor : result.value()) {
+      Result<net::WireTensor> wire = to_wire_tensor(tensor, compression);
+      if (!wire.is_ok()) {
+        responder->respond(net::Status(net::StatusCode::kInternal, wire.message()));
+        return;
+      }
+      reply.tensors.push_back(std::move(wire).value());
+    }
+    responder->respond(std::move(reply));
+  };
+}
+
+}  // namespace
+
+ExpertServer::ExpertServer(net::Endpoint& endpoint,
+                           std::vector<std::unique_ptr<ExpertBackend>> backends,
+                           ExpertServerOptions options)
+    : endpoint_(endpoint), options_(options) {
+  HIVE_REQUIRE(!backends.empty(), "expert server: no experts to serve");
+  std::map<std::string, Runtime*> runtime_by_device;
+  for (std::unique_ptr<ExpertBackend>& backend : backends) {
+    HIVE_REQUIRE(backend != nullptr, "expert server: a null expert backend");
+    const std::string uid = backend->uid().to_string();
+    HIVE_REQUIRE(!experts_.contains(uid), "expert server: expert ", uid, " given twice");
+    const Device device = device_of(*backend);
+    Runtime*& runtime = runtime_by_device[device.str()];
+    if (runtime == nullptr) runtime = runtimes_.emplace_back(std::make_unique<Runtime>(device)).get();
+    ServedExpert served{std::move(backend), runtime, nullptr, nullptr};
+    served.forward = &runtime->add_pool(*served.backend, TaskKind::kForward, options_.max_wait);
+    served.backward = &runtime->add_pool(*served.backend, TaskKind::kBackward, options_.max_wait);
+    experts_.emplace(uid, std::move(served));
+  }
+  endpoint_.register_handler(std::string(kInfoMethod),
+                             [this](net::IncomingCall call) { serve_info(call); });
+  endpoint_.register_handler(std::string(kForwardMethod), [this](net::IncomingCall call) {
+    serve_compute(std::move(call), TaskKind::kForward);
+  });
+  endpoint_.register_handler(std::string(kBackwardMethod), [this](net::IncomingCall call) {
+    serve_compute(std::move(call), TaskKind::kBackward);
+  });
+}
+
+ExpertServer::~ExpertServer() { shutdown(); }
+
+void ExpertServer::shutdown() {
+  std::call_once(shutdown_once_, [this] {
+    // After these return, no handler of this server runs again (they run on the I/O thread,
+    // which unregistering waits for).
+    endpoint_.unregister_handler(std::string(kInfoMethod));
+    endpoint_.unregister_handler(std::string(kForwardMethod));
+    endpoint_.unregister_handler(std::string(kBackwardMethod));
+    for (const std::unique_ptr<Runtime>& runtime : runtimes_) runtime->shutdown();
+  });
+}
+
+TaskPoolStats ExpertServer::stats(const ExpertUid& uid, TaskKind kind) {
+  const auto found = experts_.find(uid.to_string());
+  HIVE_REQUIRE(found != experts_.end(), "expert server: no expert '", uid, "' on this server");
+  const ServedExpert& expert = found->second;
+  return expert.runtime->stats(kind == TaskKind::kForward ? *expert.forward : *expert.backward);
+}
+
+net::Result<const ExpertServer::ServedExpert*> ExpertServer::expert_for(
+    const net::IncomingCall& call) const {
+  Result<ExpertUid> uid = decode_expert_call(call.request.metadata);
+  if (!uid.is_ok()) {
+    return net::Status(net::StatusCode::kInvalidArgument,
+                       hive::str_cat(call.method, ": ", uid.message()));
+  }
+  const auto found = experts_.find(uid.value().to_string());
+  if (found == experts_.end()) {
+    return net::Status(net::StatusCode::kNotFound,
+                       hive::str_cat("no expert '", uid.value(), "' on this server"));
+  }
+  return &found->second;
+}
+
+void ExpertServer::serve_info(const net::IncomingCall& call) const {
+  net::Result<const ServedExpert*> expert = expert_for(call);
+  if (!expert.is_ok()) {
+    call.responder->respond(expert.status());
+    return;
+  }
+  const ExpertBackend& backend = *expert.value()->backend;
+  net::Message reply;
+  reply.metadata = encode_expert_info({backend.schema(), backend.max_batch_size()});
+  call.responder->respond(std::move(reply));
+}
+
+void ExpertServer::serve_compute(net::IncomingCall call, TaskKind kind) const {
+  net::Result<const ServedExpert*> found = expert_for(call);
+  if (!found.is_ok()) {
+    call.responder->respond(found.status());
+    return;
+  }
+  const ServedExpert& expert = *found.value();
+  net::Result<int64_t> rows = check_call(*expert.backend, kind, call.request.tensors);
+  if (!rows.is_ok()) {
+    call.responder->respond(rows.status());
+    return;
+  }
+  const net::Compression compression = kind == TaskKind::kForward
+                                           ? options_.activation_compression
+                                           : options_.gradient_compression;
+  Task task{std::move(call.request.tensors), rows.value(), reply_to(call.responder, compression),
+            TaskPool::Clock::now()};
+  TaskPool& pool = kind == TaskKind::kForward ? *expert.forward : *expert.backward;
+  if (net::Status queued = expert.runtime->submit(pool, std::move(task)); !queued.is_ok()) {
+    call.responder->respond(std::move(queued));
+  }
+}
+
+}  // namespace hive::moe

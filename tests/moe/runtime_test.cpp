@@ -1,0 +1,104 @@
+// Runtime: the order in which ready batches run, rows joined and cut back per call, and
+// answers to every call, on a real runtime thread. A gate expert holds the runtime busy while
+// the test queues calls, so the order does not depend on timing.
+#include "moe/server/runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "moe/experts/nop_expert.h"
+#include "moe/protocol/tensor_wire.h"
+#include "tests/engine/test_util.h"
+
+namespace hive::moe {
+namespace {
+
+using namespace std::chrono_literals;
+using hive::testing::random_tensor;
+
+// The identity, but its first forward waits until the test opens the gate.
+class GateExpert : public ExpertModule {
+ public:
+  explicit GateExpert(std::shared_future<void> gate)
+      : ExpertModule({.inputs = {{DType::kF32, Shape{2}}}, .outputs = {{DType::kF32, Shape{2}}}}),
+        gate_(std::move(gate)) {}
+  std::vector<Tensor> forward(std::span<const Tensor> inputs) override {
+    if (!started_) {
+      started_ = true;
+      entered_.set_value();
+      gate_.wait();
+    }
+    return {inputs[0].clone()};
+  }
+  std::future<void> entered() { return entered_.get_future(); }
+
+ private:
+  std::shared_future<void> gate_;
+  std::promise<void> entered_;
+  bool started_ = false;
+};
+
+ExpertBackend backend(const char* uid, std::unique_ptr<ExpertModule> module) {
+  return ExpertBackend(ExpertUid::parse(uid).value(), std::move(module),
+                       {.max_batch_size = 8, .optimizer = {.type = OptimizerType::kNone}});
+}
+
+// Records the order in which calls are answered; `all_answered` is ready after `expected`.
+struct Answers {
+  explicit Answers(size_t count) : expected(count) {}
+
+  TaskDone record(std::string name) {
+    return [this, name](net::Result<std::vector<Tensor>> result) {
+      EXPECT_TRUE(result.is_ok()) << name << ": " << result.status().to_string();
+      std::lock_guard lock(mutex);
+      order.push_back(name);
+      if (order.size() == expected) all_answered.set_value();
+    };
+  }
+
+  size_t expected;
+  std::mutex mutex;
+  std::vector<std::string> order;
+  std::promise<void> all_answered;
+};
+
+Task task_of(const Tensor& x, TaskDone done) {
+  return Task{{to_wire_tensor(x, net::Compression::kNone).value()}, x.size(0), std::move(done),
+              TaskPool::Clock::now()};
+}
+
+TEST(Runtime, OfTheReadyPoolsTheOneWithTheOldestCallRunsFirst) {
+  std::promise<void> gate;
+  auto gate_module = std::make_unique<GateExpert>(gate.get_future().share());
+  std::future<void> entered = gate_module->entered();
+  ExpertBackend gated = backend("gate.0", std::move(gate_module));
+  ExpertBackend first = backend("nop.1", std::make_unique<NopExpert>(2));
+  ExpertBackend second = backend("nop.2", std::make_unique<NopExpert>(2));
+  Answers answers(4);
+  {
+    Runtime runtime(Device::cpu());
+    TaskPool& gate_pool = runtime.add_pool(gated, TaskKind::kForward, 0ms);
+    TaskPool& first_pool = runtime.add_pool(first, TaskKind::kForward, 0ms);
+    TaskPool& second_pool = runtime.add_pool(second, TaskKind::kForward, 0ms);
+    const Tensor x = random_tensor(Shape{1, 2}, 1);
+    ASSERT_TRUE(runtime.submit(gate_pool, task_of(x, answers.record("gate"))).is_ok());
+    entered.get();
+    // Queued while the runtime is busy: pool "second" (added last) holds the oldest call.
+    ASSERT_TRUE(runtime.submit(second_pool, task_of(x, answers.record("second a"))).is_ok());
+    ASSERT_TRUE(runtime.submit(first_pool, task_of(x, answers.record("first"))).is_ok());
+    ASSERT_TRUE(runtime.submit(second_pool, task_of(x, answers.record("second b"))).is_ok());
+    gate.set_value();
+    answers.all_answered.get_future().get();
+    EXPECT_EQ(runtime.stats(second_pool).batches, 1u);
+  }
+  // "second" holds the oldest call; its two calls form one batch.
+  EXPECT_EQ(answers.order, (std::vector<std::string>{"gate", "second a", "second b", "first"}));
+}
+
+}  // namespace
+}  // namespace hive::moe
