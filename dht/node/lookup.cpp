@@ -50,7 +50,10 @@ class Lookup : public std::enable_shared_from_this<Lookup> {
       if (candidate.state == State::kFailed) continue;
       if (candidate.state == State::kGaveUp && !await_given_up) continue;
       if (live++ == options_.nearest) break;
-      if (candidate.state == State::kWaiting && in_flight_ < options_.parallelism) send(distance, candidate);
+      if (candidate.state == State::kWaiting && in_flight_ < options_.parallelism) {
+        send(distance, candidate);
+        if (finished_) return;  // a transport may answer at once, and that answer may end it
+      }
       if (candidate.state != State::kAnswered) open = true;
     }
     if (!open) finish();
