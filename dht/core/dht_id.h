@@ -42,10 +42,29 @@ class DhtId {
   DhtId prefix(size_t bits) const;
 
   DhtId operator^(const DhtId& other) const;
-  // Numeric order: big-endian, most significant byte first.
-  auto operator<=>(const DhtId&) const = default;
+  // Numeric order: big-endian, most significant byte first. Compared as big-endian words, not
+  // by memcmp: every lookup answer and nearest-nodes query sorts ids, and the out-of-line
+  // memcmp calls were a tenth of a find RPC's CPU.
+  std::strong_ordering operator<=>(const DhtId& other) const {
+    for (size_t at = 0; at < kIdBytes; at += kWordBytes) {
+      const uint64_t mine = word(at);
+      const uint64_t theirs = other.word(at);
+      if (mine != theirs) return mine <=> theirs;
+    }
+    return std::strong_ordering::equal;
+  }
+  bool operator==(const DhtId& other) const { return (*this <=> other) == 0; }
 
  private:
+  static constexpr size_t kWordBytes = 8;
+  // Up to 8 bytes from `at`, big-endian (the last word has 4); compilers emit one load + bswap.
+  uint64_t word(size_t at) const {
+    uint64_t value = 0;
+    const size_t end = at + kWordBytes < kIdBytes ? at + kWordBytes : kIdBytes;
+    for (size_t i = at; i < end; ++i) value = (value << 8) | bytes_[i];
+    return value;
+  }
+
   std::array<uint8_t, kIdBytes> bytes_{};
 };
 

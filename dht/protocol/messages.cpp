@@ -8,7 +8,10 @@
 #include <cstring>
 #include <string>
 
+#include "dht/protocol/field_path.h"
+#include "dht/protocol/node_address.h"
 #include "dht/schema/dht_generated.h"
+#include "net/wire/flatbuffer_bytes.h"
 
 namespace hive::dht {
 namespace {
@@ -17,8 +20,6 @@ namespace fb = flatbuffers;
 
 // Deepest valid nesting: DhtMessage > FindResponse > FoundRecord > SubkeyValue.
 constexpr fb::uoffset_t kMaxDepth = 8;
-// "[v6 address%scope]:port" fits easily; longer text is not an address.
-constexpr size_t kMaxAddressChars = 64;
 
 net::Status protocol_error(std::string message) {
   return net::Status(net::StatusCode::kProtocolError, std::move(message));
@@ -51,8 +52,8 @@ ByteVector id_of(fb::FlatBufferBuilder& builder, const DhtId& id) {
 
 fb::Offset<wire::NodeInfo> node_of(fb::FlatBufferBuilder& builder, const NodeInfo& node) {
   const ByteVector id = id_of(builder, node.id);
-  const auto address = builder.CreateString(node.address.to_string());
-  return wire::CreateNodeInfo(builder, id, address);
+  const wire::NodeAddress address = to_wire_address(node.address);
+  return wire::CreateNodeInfo(builder, id, &address);
 }
 
 fb::Offset<wire::NodeInfo> sender_of(fb::FlatBufferBuilder& builder,
@@ -62,8 +63,7 @@ fb::Offset<wire::NodeInfo> sender_of(fb::FlatBufferBuilder& builder,
 
 Bytes finish(fb::FlatBufferBuilder& builder, wire::Body type, fb::Offset<void> body) {
   builder.Finish(wire::CreateDhtMessage(builder, type, body), wire::DhtMessageIdentifier());
-  const auto* begin = reinterpret_cast<const std::byte*>(builder.GetBufferPointer());
-  return Bytes(begin, begin + builder.GetSize());
+  return net::finished_bytes(builder);
 }
 
 fb::Offset<wire::FoundRecord> found_record_of(fb::FlatBufferBuilder& builder,
@@ -107,6 +107,12 @@ fb::Offset<wire::FoundRecord> found_record_of(fb::FlatBufferBuilder& builder,
 
 // ---- Decoding -------------------------------------------------------------------------------
 
+// "<field><rest...>": formatted only here, on the error path.
+template <typename... Rest>
+net::Status field_error(const FieldPath& field, const Rest&... rest) {
+  return protocol_error(net::str_cat(field.to_string(), rest...));
+}
+
 // Validates one verified message into plain values. Every byte copied out is charged against
 // the buffer's size: an honest encoder never lets two fields share bytes, so a buffer whose
 // fields claim more bytes than it holds aliases them to blow up the decoded size.
@@ -118,16 +124,17 @@ class Decoder {
   net::Result<DhtMessage> message(const wire::DhtMessage& root);
 
  private:
-  net::Status charge(std::string_view field, size_t bytes);
-  net::Status count(std::string_view field, size_t count, size_t limit);
-  net::Status id(std::string_view field, const fb::Vector<uint8_t>* in, DhtId& out);
-  net::Status bytes(std::string_view field, const fb::Vector<uint8_t>* in, Bytes& out);
+  net::Status charge(const FieldPath& field, size_t bytes);
+  // "<count> <what>[ in <where>], limit <limit>"
+  net::Status count(std::string_view what, const FieldPath* where, size_t count, size_t limit);
+  net::Status id(const FieldPath& field, const fb::Vector<uint8_t>* in, DhtId& out);
+  net::Status bytes(const FieldPath& field, const fb::Vector<uint8_t>* in, Bytes& out);
   // Absent, or exactly N bytes: a signature or a public key.
   template <size_t N>
-  net::Status optional_array(std::string_view field, const fb::Vector<uint8_t>* in,
+  net::Status optional_array(const FieldPath& field, const fb::Vector<uint8_t>* in,
                              std::optional<std::array<std::byte, N>>& out);
-  net::Status node(std::string_view field, const wire::NodeInfo* in, NodeInfo& out);
-  net::Status sender(std::string_view field, const wire::NodeInfo* in,
+  net::Status node(const FieldPath& field, const wire::NodeInfo* in, NodeInfo& out);
+  net::Status sender(const FieldPath& field, const wire::NodeInfo* in,
                      std::optional<NodeInfo>& out);
 
   net::Result<PingRequest> ping_request(const wire::PingRequest& in);
@@ -136,37 +143,39 @@ class Decoder {
   net::Result<StoreResponse> store_response(const wire::StoreResponse& in);
   net::Result<FindRequest> find_request(const wire::FindRequest& in);
   net::Result<FindResponse> find_response(const wire::FindResponse& in);
-  net::Status store_item(const std::string& field, const wire::StoreItem& in, StoreItem& out);
-  net::Status found_record(const std::string& field, const wire::FoundRecord& in,
+  net::Status store_item(const FieldPath& field, const wire::StoreItem& in, StoreItem& out);
+  net::Status found_record(const FieldPath& field, const wire::FoundRecord& in,
                            FoundRecord& out);
-  net::Status dictionary(const std::string& field,
-                         const fb::Vector<fb::Offset<wire::SubkeyValue>>& in, DhtTime expiration,
-                         Record& out);
+  net::Status dictionary(const FieldPath& field,
+                         const fb::Vector<fb::Offset<wire::SubkeyValue>>& in,
+                         DhtTime expiration, Record& out);
 
   size_t buffer_bytes_;
   size_t budget_;
   const MessageLimits& limits_;
 };
 
-net::Status Decoder::charge(std::string_view field, size_t bytes) {
+net::Status Decoder::charge(const FieldPath& field, size_t bytes) {
   if (bytes > budget_) {
-    return protocol_error(net::str_cat(field, ": ", bytes, " bytes where ", budget_, " of the ",
-                                       buffer_bytes_,
-                                       "-byte message remain unclaimed (fields share bytes)"));
+    return field_error(field, ": ", bytes, " bytes where ", budget_, " of the ", buffer_bytes_,
+                       "-byte message remain unclaimed (fields share bytes)");
   }
   budget_ -= bytes;
   return net::Status::ok();
 }
 
-net::Status Decoder::count(std::string_view field, size_t count, size_t limit) {
-  if (count > limit) return protocol_error(net::str_cat(count, " ", field, ", limit ", limit));
-  return net::Status::ok();
+net::Status Decoder::count(std::string_view what, const FieldPath* where, size_t count,
+                           size_t limit) {
+  if (count <= limit) return net::Status::ok();
+  if (where == nullptr) return protocol_error(net::str_cat(count, " ", what, ", limit ", limit));
+  return protocol_error(
+      net::str_cat(count, " ", what, " in ", where->to_string(), ", limit ", limit));
 }
 
-net::Status Decoder::id(std::string_view field, const fb::Vector<uint8_t>* in, DhtId& out) {
+net::Status Decoder::id(const FieldPath& field, const fb::Vector<uint8_t>* in, DhtId& out) {
   const size_t size = in == nullptr ? 0 : in->size();
   if (in == nullptr || size != kIdBytes) {
-    return protocol_error(net::str_cat(field, " of ", size, " bytes, expected ", kIdBytes));
+    return field_error(field, " of ", size, " bytes, expected ", kIdBytes);
   }
   HIVE_DHT_RETURN_IF_ERROR(charge(field, size));
   std::array<uint8_t, kIdBytes> bytes{};
@@ -175,7 +184,7 @@ net::Status Decoder::id(std::string_view field, const fb::Vector<uint8_t>* in, D
   return net::Status::ok();
 }
 
-net::Status Decoder::bytes(std::string_view field, const fb::Vector<uint8_t>* in, Bytes& out) {
+net::Status Decoder::bytes(const FieldPath& field, const fb::Vector<uint8_t>* in, Bytes& out) {
   if (in == nullptr) {
     out.clear();
     return net::Status::ok();
@@ -187,13 +196,12 @@ net::Status Decoder::bytes(std::string_view field, const fb::Vector<uint8_t>* in
 }
 
 template <size_t N>
-net::Status Decoder::optional_array(std::string_view field, const fb::Vector<uint8_t>* in,
+net::Status Decoder::optional_array(const FieldPath& field, const fb::Vector<uint8_t>* in,
                                     std::optional<std::array<std::byte, N>>& out) {
   out.reset();
   if (in == nullptr) return net::Status::ok();
   if (in->size() != N) {
-    return protocol_error(net::str_cat(field, " of ", in->size(), " bytes, expected ", N,
-                                       " or none"));
+    return field_error(field, " of ", in->size(), " bytes, expected ", N, " or none");
   }
   HIVE_DHT_RETURN_IF_ERROR(charge(field, N));
   out.emplace();
@@ -201,25 +209,18 @@ net::Status Decoder::optional_array(std::string_view field, const fb::Vector<uin
   return net::Status::ok();
 }
 
-net::Status Decoder::node(std::string_view field, const wire::NodeInfo* in, NodeInfo& out) {
-  if (in == nullptr) return protocol_error(net::str_cat(field, " is missing"));
-  HIVE_DHT_RETURN_IF_ERROR(id(net::str_cat(field, " id"), in->id(), out.id));
-  if (in->address() == nullptr) return protocol_error(net::str_cat(field, " has no address"));
-  const std::string_view text(in->address()->c_str(), in->address()->size());
-  if (text.size() > kMaxAddressChars) {
-    return protocol_error(net::str_cat(field, " address of ", text.size(), " characters, limit ",
-                                       kMaxAddressChars));
-  }
-  HIVE_DHT_RETURN_IF_ERROR(charge(field, text.size()));
-  net::Result<net::SocketAddress> address = net::SocketAddress::parse(text);
-  if (!address.is_ok()) {
-    return protocol_error(net::str_cat(field, ": ", address.status().message()));
-  }
+net::Status Decoder::node(const FieldPath& field, const wire::NodeInfo* in, NodeInfo& out) {
+  if (in == nullptr) return field_error(field, " is missing");
+  HIVE_DHT_RETURN_IF_ERROR(id(field.child(" id"), in->id(), out.id));
+  if (in->address() == nullptr) return field_error(field, " has no address");
+  HIVE_DHT_RETURN_IF_ERROR(charge(field, sizeof(wire::NodeAddress)));
+  net::Result<net::SocketAddress> address = from_wire_address(*in->address());
+  if (!address.is_ok()) return field_error(field, ": ", address.status().message());
   out.address = address.value();
   return net::Status::ok();
 }
 
-net::Status Decoder::sender(std::string_view field, const wire::NodeInfo* in,
+net::Status Decoder::sender(const FieldPath& field, const wire::NodeInfo* in,
                             std::optional<NodeInfo>& out) {
   if (in == nullptr) {
     out.reset();
@@ -231,51 +232,52 @@ net::Status Decoder::sender(std::string_view field, const wire::NodeInfo* in,
 
 net::Result<PingRequest> Decoder::ping_request(const wire::PingRequest& in) {
   PingRequest out;
-  HIVE_DHT_RETURN_IF_ERROR(sender("ping request: sender", in.sender(), out.sender));
+  HIVE_DHT_RETURN_IF_ERROR(sender(FieldPath("ping request: sender"), in.sender(), out.sender));
   return out;
 }
 
 net::Result<PingResponse> Decoder::ping_response(const wire::PingResponse& in) {
   PingResponse out;
-  HIVE_DHT_RETURN_IF_ERROR(node("ping response: responder", in.responder(), out.responder));
+  HIVE_DHT_RETURN_IF_ERROR(
+      node(FieldPath("ping response: responder"), in.responder(), out.responder));
   out.dht_time = in.dht_time();
   return out;
 }
 
-net::Status Decoder::store_item(const std::string& field, const wire::StoreItem& in,
+net::Status Decoder::store_item(const FieldPath& field, const wire::StoreItem& in,
                                 StoreItem& out) {
-  HIVE_DHT_RETURN_IF_ERROR(id(net::str_cat(field, " key"), in.key(), out.key));
+  HIVE_DHT_RETURN_IF_ERROR(id(field.child(" key"), in.key(), out.key));
   if (in.subkey() != nullptr) {
     out.subkey.emplace();
-    HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(field, " subkey"), in.subkey(), *out.subkey));
+    HIVE_DHT_RETURN_IF_ERROR(bytes(field.child(" subkey"), in.subkey(), *out.subkey));
   }
-  HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(field, " value"), in.value(), out.value));
+  HIVE_DHT_RETURN_IF_ERROR(bytes(field.child(" value"), in.value(), out.value));
   out.expiration = in.expiration();
-  HIVE_DHT_RETURN_IF_ERROR(
-      optional_array(net::str_cat(field, " signature"), in.signature(), out.signature));
+  HIVE_DHT_RETURN_IF_ERROR(optional_array(field.child(" signature"), in.signature(),
+                                          out.signature));
   if (in.key_name() != nullptr) {
     if (in.key_name()->size() > limits_.max_key_name_bytes) {
-      return protocol_error(net::str_cat(field, " key name of ", in.key_name()->size(),
-                                         " bytes, limit ", limits_.max_key_name_bytes));
+      return field_error(field, " key name of ", in.key_name()->size(), " bytes, limit ",
+                         limits_.max_key_name_bytes);
     }
     out.key_name.emplace();
-    HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(field, " key name"), in.key_name(),
-                                   *out.key_name));
+    HIVE_DHT_RETURN_IF_ERROR(bytes(field.child(" key name"), in.key_name(), *out.key_name));
   }
   return net::Status::ok();
 }
 
 net::Result<StoreRequest> Decoder::store_request(const wire::StoreRequest& in) {
   StoreRequest out;
-  HIVE_DHT_RETURN_IF_ERROR(sender("store request: sender", in.sender(), out.sender));
+  HIVE_DHT_RETURN_IF_ERROR(sender(FieldPath("store request: sender"), in.sender(), out.sender));
   out.in_cache = in.in_cache();
   if (in.items() == nullptr) return out;
-  HIVE_DHT_RETURN_IF_ERROR(count("store request items", in.items()->size(), limits_.max_items));
+  HIVE_DHT_RETURN_IF_ERROR(
+      count("store request items", nullptr, in.items()->size(), limits_.max_items));
   out.items.resize(in.items()->size());
   for (fb::uoffset_t i = 0; i < in.items()->size(); ++i) {
     const wire::StoreItem* item = in.items()->Get(i);
-    const std::string field = net::str_cat("store request: item ", i);
-    if (item == nullptr) return protocol_error(net::str_cat(field, " is missing"));
+    const FieldPath field("store request: item", i);
+    if (item == nullptr) return field_error(field, " is missing");
     HIVE_DHT_RETURN_IF_ERROR(store_item(field, *item, out.items[i]));
   }
   return out;
@@ -285,8 +287,9 @@ net::Result<StoreResponse> Decoder::store_response(const wire::StoreResponse& in
   StoreResponse out;
   if (in.outcomes() == nullptr) return out;
   const auto& outcomes = *in.outcomes();
-  HIVE_DHT_RETURN_IF_ERROR(count("store response outcomes", outcomes.size(), limits_.max_items));
-  HIVE_DHT_RETURN_IF_ERROR(charge("store response: outcomes", outcomes.size()));
+  HIVE_DHT_RETURN_IF_ERROR(
+      count("store response outcomes", nullptr, outcomes.size(), limits_.max_items));
+  HIVE_DHT_RETURN_IF_ERROR(charge(FieldPath("store response: outcomes"), outcomes.size()));
   out.outcomes.reserve(outcomes.size());
   for (fb::uoffset_t i = 0; i < outcomes.size(); ++i) {
     const uint8_t value = outcomes.Get(i);
@@ -301,110 +304,104 @@ net::Result<StoreResponse> Decoder::store_response(const wire::StoreResponse& in
 
 net::Result<FindRequest> Decoder::find_request(const wire::FindRequest& in) {
   FindRequest out;
-  HIVE_DHT_RETURN_IF_ERROR(sender("find request: sender", in.sender(), out.sender));
+  HIVE_DHT_RETURN_IF_ERROR(sender(FieldPath("find request: sender"), in.sender(), out.sender));
   if (in.keys() == nullptr) return out;
-  HIVE_DHT_RETURN_IF_ERROR(count("find request keys", in.keys()->size(), limits_.max_items));
+  HIVE_DHT_RETURN_IF_ERROR(
+      count("find request keys", nullptr, in.keys()->size(), limits_.max_items));
   out.keys.resize(in.keys()->size());
   for (fb::uoffset_t i = 0; i < in.keys()->size(); ++i) {
     const wire::KeyId* key = in.keys()->Get(i);
-    HIVE_DHT_RETURN_IF_ERROR(id(net::str_cat("find request: key ", i),
+    HIVE_DHT_RETURN_IF_ERROR(id(FieldPath("find request: key", i),
                                 key == nullptr ? nullptr : key->id(), out.keys[i]));
   }
   return out;
 }
 
-net::Status Decoder::dictionary(const std::string& field,
+net::Status Decoder::dictionary(const FieldPath& field,
                                 const fb::Vector<fb::Offset<wire::SubkeyValue>>& in,
                                 DhtTime expiration, Record& out) {
-  HIVE_DHT_RETURN_IF_ERROR(count(net::str_cat("subkeys in ", field), in.size(),
-                                 limits_.max_subkeys));
-  if (in.size() == 0) return protocol_error(net::str_cat(field, ": dictionary without subkeys"));
+  HIVE_DHT_RETURN_IF_ERROR(count("subkeys", &field, in.size(), limits_.max_subkeys));
+  if (in.size() == 0) return field_error(field, ": dictionary without subkeys");
   Dictionary entries;
   DhtTime latest = INT64_MIN;
   for (fb::uoffset_t i = 0; i < in.size(); ++i) {
     const wire::SubkeyValue* entry = in.Get(i);
-    const std::string entry_field = net::str_cat(field, " subkey ", i);
+    const FieldPath entry_field = field.item(" subkey", i);
     if (entry == nullptr || entry->subkey() == nullptr) {
-      return protocol_error(net::str_cat(entry_field, " is missing"));
+      return field_error(entry_field, " is missing");
     }
     Bytes subkey;
     TimedValue timed;
     HIVE_DHT_RETURN_IF_ERROR(bytes(entry_field, entry->subkey(), subkey));
-    HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(entry_field, " value"), entry->value(),
-                                   timed.value));
-    HIVE_DHT_RETURN_IF_ERROR(optional_array(net::str_cat(entry_field, " signature"),
-                                            entry->signature(), timed.signature));
+    HIVE_DHT_RETURN_IF_ERROR(bytes(entry_field.child(" value"), entry->value(), timed.value));
+    HIVE_DHT_RETURN_IF_ERROR(optional_array(entry_field.child(" signature"), entry->signature(),
+                                            timed.signature));
     timed.expiration = entry->expiration();
     latest = std::max(latest, timed.expiration);
     // Sorted and unique on the wire, so each insertion goes at the end.
     if (!entries.empty() && !(entries.rbegin()->first < subkey)) {
-      return protocol_error(net::str_cat(entry_field,
-                                         " does not follow the previous one in increasing order"
-                                         " (duplicate or unsorted)"));
+      return field_error(entry_field,
+                         " does not follow the previous one in increasing order"
+                         " (duplicate or unsorted)");
     }
     entries.emplace_hint(entries.end(), std::move(subkey), std::move(timed));
   }
   if (expiration != latest) {
-    return protocol_error(net::str_cat(field, ": dictionary expiration ", expiration,
-                                       " is not its latest subkey's, ", latest));
+    return field_error(field, ": dictionary expiration ", expiration,
+                       " is not its latest subkey's, ", latest);
   }
   out.value = std::move(entries);
   out.expiration = expiration;
   return net::Status::ok();
 }
 
-net::Status Decoder::found_record(const std::string& field, const wire::FoundRecord& in,
+net::Status Decoder::found_record(const FieldPath& field, const wire::FoundRecord& in,
                                   FoundRecord& out) {
-  HIVE_DHT_RETURN_IF_ERROR(id(net::str_cat(field, " key"), in.key(), out.key));
+  HIVE_DHT_RETURN_IF_ERROR(id(field.child(" key"), in.key(), out.key));
   const auto kind = static_cast<uint8_t>(in.kind());
   switch (in.kind()) {
     case wire::RecordKind::Absent:
       if (in.value() != nullptr || in.subkeys() != nullptr || in.signature() != nullptr ||
           in.owner() != nullptr) {
-        return protocol_error(
-            net::str_cat(field, ": an absent record carries a value, signature or owner"));
+        return field_error(field, ": an absent record carries a value, signature or owner");
       }
       out.record.reset();
       break;
     case wire::RecordKind::Plain: {
-      if (in.subkeys() != nullptr) {
-        return protocol_error(net::str_cat(field, ": a plain record carries subkeys"));
-      }
+      if (in.subkeys() != nullptr) return field_error(field, ": a plain record carries subkeys");
       Bytes value;
-      HIVE_DHT_RETURN_IF_ERROR(bytes(net::str_cat(field, " value"), in.value(), value));
+      HIVE_DHT_RETURN_IF_ERROR(bytes(field.child(" value"), in.value(), value));
       out.record = Record{std::move(value), in.expiration()};
-      HIVE_DHT_RETURN_IF_ERROR(optional_array(net::str_cat(field, " signature"), in.signature(),
+      HIVE_DHT_RETURN_IF_ERROR(optional_array(field.child(" signature"), in.signature(),
                                               out.record->signature));
       break;
     }
     case wire::RecordKind::Dictionary:
       if (in.value() != nullptr || in.subkeys() == nullptr) {
-        return protocol_error(net::str_cat(field,
-                                           ": a dictionary record needs subkeys and no value"));
+        return field_error(field, ": a dictionary record needs subkeys and no value");
       }
       if (in.signature() != nullptr) {
-        return protocol_error(net::str_cat(
-            field, ": a dictionary record carries a plain value's signature (its subkeys carry"
-                   " their own)"));
+        return field_error(field,
+                           ": a dictionary record carries a plain value's signature (its"
+                           " subkeys carry their own)");
       }
       out.record.emplace();
       HIVE_DHT_RETURN_IF_ERROR(dictionary(field, *in.subkeys(), in.expiration(), *out.record));
       break;
     default:
-      return protocol_error(net::str_cat(field, ": unknown record kind ", int{kind},
-                                         ", expected 0..2"));
+      return field_error(field, ": unknown record kind ", int{kind}, ", expected 0..2");
   }
   if (out.record) {
     HIVE_DHT_RETURN_IF_ERROR(
-        optional_array(net::str_cat(field, " owner key"), in.owner(), out.record->owner));
+        optional_array(field.child(" owner key"), in.owner(), out.record->owner));
   }
   if (in.nearest() != nullptr) {
-    HIVE_DHT_RETURN_IF_ERROR(count(net::str_cat("nearest nodes in ", field),
-                                   in.nearest()->size(), limits_.max_nearest));
+    HIVE_DHT_RETURN_IF_ERROR(
+        count("nearest nodes", &field, in.nearest()->size(), limits_.max_nearest));
     out.nearest.resize(in.nearest()->size());
     for (fb::uoffset_t i = 0; i < in.nearest()->size(); ++i) {
-      HIVE_DHT_RETURN_IF_ERROR(node(net::str_cat(field, " nearest node ", i),
-                                    in.nearest()->Get(i), out.nearest[i]));
+      HIVE_DHT_RETURN_IF_ERROR(
+          node(field.item(" nearest node", i), in.nearest()->Get(i), out.nearest[i]));
     }
   }
   return net::Status::ok();
@@ -413,13 +410,13 @@ net::Status Decoder::found_record(const std::string& field, const wire::FoundRec
 net::Result<FindResponse> Decoder::find_response(const wire::FindResponse& in) {
   FindResponse out;
   if (in.records() == nullptr) return out;
-  HIVE_DHT_RETURN_IF_ERROR(count("find response records", in.records()->size(),
-                                 limits_.max_items));
+  HIVE_DHT_RETURN_IF_ERROR(
+      count("find response records", nullptr, in.records()->size(), limits_.max_items));
   out.records.resize(in.records()->size());
   for (fb::uoffset_t i = 0; i < in.records()->size(); ++i) {
     const wire::FoundRecord* record = in.records()->Get(i);
-    const std::string field = net::str_cat("find response: record ", i);
-    if (record == nullptr) return protocol_error(net::str_cat(field, " is missing"));
+    const FieldPath field("find response: record", i);
+    if (record == nullptr) return field_error(field, " is missing");
     HIVE_DHT_RETURN_IF_ERROR(found_record(field, *record, out.records[i]));
   }
   return out;
@@ -576,31 +573,21 @@ Bytes encode_message(const DhtMessage& message) {
 
 net::Result<DhtMessage> decode_message(std::span<const std::byte> bytes,
                                        const MessageLimits& limits) {
-  // The identifier sits after the 4-byte root offset.
-  if (bytes.size() < 8 || bytes.size() >= FLATBUFFERS_MAX_BUFFER_SIZE ||
-      !wire::DhtMessageBufferHasIdentifier(bytes.data())) {
-    return protocol_error(net::str_cat("DHT message of ", bytes.size(),
-                                       " bytes lacks the file identifier HDT1"));
-  }
-  // FlatBuffers reads scalars in place: a buffer at an address that is not 8-byte aligned (a
-  // slice of a larger one) is copied to one that is.
-  std::vector<uint64_t> aligned;
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (reinterpret_cast<uintptr_t>(data) % alignof(uint64_t) != 0) {
-    aligned.resize((bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t));
-    std::memcpy(aligned.data(), data, bytes.size());
-    data = reinterpret_cast<const uint8_t*>(aligned.data());
-  }
-  // Every table of an honest buffer takes at least 4 bytes of its own, so more tables than
-  // size / 4 means shared tables that would make verification (and decoding) blow up.
-  const auto max_tables = static_cast<fb::uoffset_t>(bytes.size() / 4);
-  fb::Verifier verifier(data, bytes.size(), kMaxDepth, max_tables);
-  if (!wire::VerifyDhtMessageBuffer(verifier)) {
-    return protocol_error(net::str_cat("DHT message of ", bytes.size(),
-                                       " bytes fails FlatBuffers verification"));
+  // max_tables 0: a quarter of the buffer's size (see net::FlatBufferLimits).
+  const net::CheckedFlatBuffer buffer(bytes, wire::DhtMessageIdentifier(), {kMaxDepth, 0},
+                                      wire::VerifyDhtMessageBuffer);
+  switch (buffer.check()) {
+    case net::FlatBufferCheck::kOk: break;
+    case net::FlatBufferCheck::kMissingIdentifier:
+      return protocol_error(net::str_cat("DHT message of ", bytes.size(),
+                                         " bytes lacks the file identifier ",
+                                         wire::DhtMessageIdentifier()));
+    case net::FlatBufferCheck::kFailsVerification:
+      return protocol_error(net::str_cat("DHT message of ", bytes.size(),
+                                         " bytes fails FlatBuffers verification"));
   }
   Decoder decoder(bytes.size(), limits);
-  return decoder.message(*wire::GetDhtMessage(data));
+  return decoder.message(buffer.root<wire::DhtMessage>());
 }
 
 }  // namespace hive::dht

@@ -5,10 +5,10 @@
 // k*Method names below.
 //
 // Decoding trusts nothing: the buffer passes flatbuffers::Verifier (small depth, a table budget
-// proportional to its size), then every field is checked (ids of 20 bytes, parseable addresses,
-// signatures absent or 64 bytes, owner keys absent or 32 bytes, key names and counts within
-// MessageLimits, enum values in range, no byte shared between two fields). Any failure is a
-// kProtocolError Status naming the field and its value. Decoding checks no signature: that is
+// proportional to its size), then every field is checked (ids of 20 bytes, IPv4 or IPv6
+// addresses, signatures absent or 64 bytes, owner keys absent or 32 bytes, key names and counts
+// within MessageLimits, enum values in range, no byte shared between two fields). Any failure is
+// a kProtocolError Status naming the field and its value. Decoding checks no signature: that is
 // dht/ownership's job.
 #pragma once
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "moe/schema/expert_schema_generated.h"
+#include "net/wire/flatbuffer_bytes.h"
 
 namespace hive::moe {
 namespace {
@@ -115,35 +116,24 @@ std::vector<std::byte> encode_expert_schema(const ExpertSchema& schema) {
   const TensorVector outputs = tensors_of(builder, schema.outputs);
   builder.Finish(wire::CreateExpertSchema(builder, inputs, outputs),
                  wire::ExpertSchemaIdentifier());
-  const auto* begin = reinterpret_cast<const std::byte*>(builder.GetBufferPointer());
-  return {begin, begin + builder.GetSize()};
+  return net::finished_bytes(builder);
 }
 
 Result<ExpertSchema> decode_expert_schema(std::span<const std::byte> bytes) {
-  if (bytes.size() < 8 || bytes.size() >= FLATBUFFERS_MAX_BUFFER_SIZE ||
-      !wire::ExpertSchemaBufferHasIdentifier(bytes.data())) {
-    return Status::error(str_cat("expert schema of ", bytes.size(),
-                                 " bytes lacks the file identifier ",
-                                 wire::ExpertSchemaIdentifier()));
+  // max_tables 0: a quarter of the buffer's size (see FlatBufferLimits).
+  const net::CheckedFlatBuffer buffer(bytes, wire::ExpertSchemaIdentifier(), {kMaxDepth, 0},
+                                      wire::VerifyExpertSchemaBuffer);
+  switch (buffer.check()) {
+    case net::FlatBufferCheck::kOk: break;
+    case net::FlatBufferCheck::kMissingIdentifier:
+      return Status::error(str_cat("expert schema of ", bytes.size(),
+                                   " bytes lacks the file identifier ",
+                                   wire::ExpertSchemaIdentifier()));
+    case net::FlatBufferCheck::kFailsVerification:
+      return Status::error(
+          str_cat("expert schema of ", bytes.size(), " bytes fails FlatBuffers verification"));
   }
-  // FlatBuffers reads scalars in place: a buffer that is not 8-byte aligned (a slice of a
-  // larger one) is copied to one that is.
-  std::vector<uint64_t> aligned;
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (reinterpret_cast<uintptr_t>(data) % alignof(uint64_t) != 0) {
-    aligned.resize((bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t));
-    std::memcpy(aligned.data(), data, bytes.size());
-    data = reinterpret_cast<const uint8_t*>(aligned.data());
-  }
-  // Every table of an honest buffer takes at least 4 bytes of its own: more tables than
-  // size / 4 means tables shared to make verification and decoding blow up.
-  const auto max_tables = static_cast<fb::uoffset_t>(bytes.size() / 4);
-  fb::Verifier verifier(data, bytes.size(), kMaxDepth, max_tables);
-  if (!wire::VerifyExpertSchemaBuffer(verifier)) {
-    return Status::error(
-        str_cat("expert schema of ", bytes.size(), " bytes fails FlatBuffers verification"));
-  }
-  const wire::ExpertSchema& root = *wire::GetExpertSchema(data);
+  const wire::ExpertSchema& root = buffer.root<wire::ExpertSchema>();
   ExpertSchema schema;
   if (Status status = decode_tensors("input", root.inputs(), schema.inputs); !status.is_ok()) {
     return status;

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "moe/schema/expert_call_generated.h"
+#include "net/wire/flatbuffer_bytes.h"
 
 namespace hive::moe {
 namespace {
@@ -21,24 +22,23 @@ std::vector<std::byte> encode_expert_call(const ExpertUid& uid) {
   fb::FlatBufferBuilder builder(64 + uid.to_string().size());
   const auto text = builder.CreateString(uid.to_string());
   builder.Finish(wire::CreateExpertCall(builder, text), wire::ExpertCallIdentifier());
-  const auto* data = reinterpret_cast<const std::byte*>(builder.GetBufferPointer());
-  return {data, data + builder.GetSize()};
+  return net::finished_bytes(builder);
 }
 
 Result<ExpertUid> decode_expert_call(std::span<const std::byte> bytes) {
-  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (bytes.size() < fb::kFileIdentifierLength + sizeof(fb::uoffset_t) ||
-      !wire::ExpertCallBufferHasIdentifier(data)) {
-    return Status::error(str_cat("expert call: metadata of ", bytes.size(),
-                                 " bytes is not an ExpertCall (file identifier ",
-                                 wire::ExpertCallIdentifier(), " missing)"));
+  const net::CheckedFlatBuffer buffer(bytes, wire::ExpertCallIdentifier(),
+                                      {kMaxDepth, kMaxTables}, wire::VerifyExpertCallBuffer);
+  switch (buffer.check()) {
+    case net::FlatBufferCheck::kOk: break;
+    case net::FlatBufferCheck::kMissingIdentifier:
+      return Status::error(str_cat("expert call: metadata of ", bytes.size(),
+                                   " bytes is not an ExpertCall (file identifier ",
+                                   wire::ExpertCallIdentifier(), " missing)"));
+    case net::FlatBufferCheck::kFailsVerification:
+      return Status::error(str_cat("expert call: metadata of ", bytes.size(),
+                                   " bytes fails FlatBuffers verification"));
   }
-  fb::Verifier verifier(data, bytes.size(), kMaxDepth, kMaxTables);
-  if (!wire::VerifyExpertCallBuffer(verifier)) {
-    return Status::error(str_cat("expert call: metadata of ", bytes.size(),
-                                 " bytes fails FlatBuffers verification"));
-  }
-  const fb::String* uid = wire::GetExpertCall(data)->uid();
+  const fb::String* uid = buffer.root<wire::ExpertCall>().uid();
   if (uid == nullptr) return Status::error("expert call: the expert uid is missing");
   if (uid->size() > kMaxUidBytes) {
     return Status::error(str_cat("expert call: the expert uid has ", uid->size(),

@@ -2,10 +2,9 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include <cstring>
-
 #include "moe/experts/schema_codec.h"
 #include "moe/schema/expert_info_generated.h"
+#include "net/wire/flatbuffer_bytes.h"
 
 namespace hive::moe {
 namespace {
@@ -25,27 +24,23 @@ std::vector<std::byte> encode_expert_info(const ExpertInfo& info) {
       builder.CreateVector(reinterpret_cast<const uint8_t*>(schema.data()), schema.size());
   builder.Finish(wire::CreateExpertInfo(builder, schema_bytes, info.max_batch_size),
                  wire::ExpertInfoIdentifier());
-  const auto* data = reinterpret_cast<const std::byte*>(builder.GetBufferPointer());
-  return {data, data + builder.GetSize()};
+  return net::finished_bytes(builder);
 }
 
 Result<ExpertInfo> decode_expert_info(std::span<const std::byte> bytes) {
-  // The root table holds an 8-byte scalar: verify and read it from an aligned copy.
-  std::vector<uint64_t> aligned((bytes.size() + sizeof(uint64_t) - 1) / sizeof(uint64_t));
-  if (!bytes.empty()) std::memcpy(aligned.data(), bytes.data(), bytes.size());
-  const auto* data = reinterpret_cast<const uint8_t*>(aligned.data());
-  if (bytes.size() < fb::kFileIdentifierLength + sizeof(fb::uoffset_t) ||
-      !wire::ExpertInfoBufferHasIdentifier(data)) {
-    return Status::error(str_cat("expert info: reply of ", bytes.size(),
-                                 " bytes is not an ExpertInfo (file identifier ",
-                                 wire::ExpertInfoIdentifier(), " missing)"));
+  const net::CheckedFlatBuffer buffer(bytes, wire::ExpertInfoIdentifier(),
+                                      {kMaxDepth, kMaxTables}, wire::VerifyExpertInfoBuffer);
+  switch (buffer.check()) {
+    case net::FlatBufferCheck::kOk: break;
+    case net::FlatBufferCheck::kMissingIdentifier:
+      return Status::error(str_cat("expert info: reply of ", bytes.size(),
+                                   " bytes is not an ExpertInfo (file identifier ",
+                                   wire::ExpertInfoIdentifier(), " missing)"));
+    case net::FlatBufferCheck::kFailsVerification:
+      return Status::error(str_cat("expert info: reply of ", bytes.size(),
+                                   " bytes fails FlatBuffers verification"));
   }
-  fb::Verifier verifier(data, bytes.size(), kMaxDepth, kMaxTables);
-  if (!wire::VerifyExpertInfoBuffer(verifier)) {
-    return Status::error(str_cat("expert info: reply of ", bytes.size(),
-                                 " bytes fails FlatBuffers verification"));
-  }
-  const wire::ExpertInfo& root = *wire::GetExpertInfo(data);
+  const wire::ExpertInfo& root = buffer.root<wire::ExpertInfo>();
   if (root.max_batch_size() <= 0) {
     return Status::error(str_cat("expert info: max batch size ", root.max_batch_size(),
                                  ", expected a positive number of rows"));

@@ -84,9 +84,17 @@ Bytes finish(flatbuffers::FlatBufferBuilder& builder, wire::Body type,
   return Bytes(begin, begin + builder.GetSize());
 }
 
-Bytes raw_ping_request(const RawBytes& sender_id, const std::string& sender_address) {
+// 10.0.0.1:4000 on the wire.
+wire::NodeAddress raw_address(wire::AddressFamily family = wire::AddressFamily::IPv4,
+                              uint8_t last_ip_byte = 0) {
+  std::array<uint8_t, 16> ip{10, 0, 0, 1};
+  ip[15] = last_ip_byte;
+  return wire::NodeAddress(ip, 4000, family);
+}
+
+Bytes raw_ping_request(const RawBytes& sender_id, const wire::NodeAddress& sender_address) {
   flatbuffers::FlatBufferBuilder builder;
-  auto sender = wire::CreateNodeInfoDirect(builder, &sender_id, sender_address.c_str());
+  auto sender = wire::CreateNodeInfoDirect(builder, &sender_id, &sender_address);
   return finish(builder, wire::Body::PingRequest, wire::CreatePingRequest(builder, sender).Union());
 }
 
@@ -280,13 +288,39 @@ TEST(DhtProtocolTest, MisalignedBufferStillDecodes) {
 }
 
 TEST(DhtProtocolTest, NineteenByteIdIsRejected) {
-  expect_protocol_error(raw_ping_request(raw_id(19), "10.0.0.1:4000"),
+  expect_protocol_error(raw_ping_request(raw_id(19), raw_address()),
                         "ping request: sender id of 19 bytes, expected 20");
 }
 
-TEST(DhtProtocolTest, UnparseableAddressIsRejected) {
-  expect_protocol_error(raw_ping_request(raw_id(kIdBytes), "10.0.0.1:99999"),
-                        "ping request: sender: address '10.0.0.1:99999'");
+TEST(DhtProtocolTest, RawAddressDecodesAsIpAndPort) {
+  net::Result<PingRequest> decoded =
+      decode_as<PingRequest>(raw_ping_request(raw_id(kIdBytes), raw_address()));
+  ASSERT_TRUE(decoded.is_ok()) << decoded.status().to_string();
+  ASSERT_TRUE(decoded.value().sender.has_value());
+  EXPECT_EQ(decoded.value().sender->address.to_string(), "10.0.0.1:4000");
+}
+
+TEST(DhtProtocolTest, UnknownAddressFamilyIsRejected) {
+  expect_protocol_error(
+      raw_ping_request(raw_id(kIdBytes), raw_address(static_cast<wire::AddressFamily>(5))),
+      "ping request: sender: address family 5, expected 4 (IPv4) or 6 (IPv6)");
+  expect_protocol_error(raw_ping_request(raw_id(kIdBytes), raw_address(wire::AddressFamily::Unset)),
+                        "ping request: sender: address family 0");
+}
+
+TEST(DhtProtocolTest, Ipv4AddressWithBytesPastItsFourIsRejected) {
+  expect_protocol_error(
+      raw_ping_request(raw_id(kIdBytes), raw_address(wire::AddressFamily::IPv4, 1)),
+      "ping request: sender: IPv4 address with non-zero bytes past its first 4");
+}
+
+TEST(DhtProtocolTest, NodeWithoutAddressIsRejected) {
+  flatbuffers::FlatBufferBuilder builder;
+  const RawBytes sender_id = raw_id(kIdBytes);
+  auto sender = wire::CreateNodeInfoDirect(builder, &sender_id, nullptr);
+  expect_protocol_error(
+      finish(builder, wire::Body::PingRequest, wire::CreatePingRequest(builder, sender).Union()),
+      "ping request: sender has no address");
 }
 
 TEST(DhtProtocolTest, SixtyThreeByteSignatureIsRejected) {
