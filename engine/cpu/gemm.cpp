@@ -2,6 +2,7 @@
 // buffers first: the CPU has no fast half-precision GEMM, and accumulating in f32 is what the GPU
 // path does too.
 #include <cblas.h>
+#include <omp.h>
 
 #include <vector>
 
@@ -26,9 +27,18 @@ std::vector<float> widen(const Tensor& t) {
   return result;
 }
 
+// OpenBLAS (OpenMP build) sizes its team from the calling thread's OpenMP thread count, which a
+// thread that the engine did not start (a server's runtime, a trainer's worker) has at its
+// default of every core: bring it to the process-wide budget first.
+void apply_thread_budget() {
+  const int budget = cpu_threads();
+  if (omp_get_max_threads() != budget) omp_set_num_threads(budget);
+}
+
 // out = alpha * op(a) op(b) + beta * out (+ bias rows), all f32.
 void sgemm_batched(const GemmArgs& args, const float* a, const float* b, float* out,
                    const float* bias) {
+  apply_thread_budget();
   const auto m = static_cast<blasint>(args.m);
   const auto n = static_cast<blasint>(args.n);
   const auto k = static_cast<blasint>(args.k);

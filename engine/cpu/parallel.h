@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "engine/cpu/cpu_threads.h"
+
 namespace hive::cpu {
 
 template <typename Body>
 void parallel_for(int64_t count, int64_t grain, const Body& body) {
   if (count <= 0) return;
-  const int64_t max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t max_threads = omp_in_parallel() ? 1 : hive::cpu_threads();
   const int64_t threads = std::min(max_threads, (count + grain - 1) / std::max<int64_t>(grain, 1));
   if (threads <= 1) {
     body(int64_t{0}, count);
@@ -31,7 +33,7 @@ void parallel_for(int64_t count, int64_t grain, const Body& body) {
 // How many chunks parallel_for would use for `count` items; kernels that keep per-thread partial
 // results size their scratch with it.
 inline int64_t parallel_chunks(int64_t count, int64_t grain) {
-  const int64_t max_threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const int64_t max_threads = omp_in_parallel() ? 1 : hive::cpu_threads();
   return std::max<int64_t>(1, std::min(max_threads, (count + grain - 1) / std::max<int64_t>(grain, 1)));
 }
 
