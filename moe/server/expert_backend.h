@@ -33,6 +33,7 @@ class ExpertBackend {
   int64_t max_batch_size() const { return max_batch_size_; }
   ExpertModule& module() { return *module_; }
   const ExpertOptimizer& optimizer() const { return optimizer_; }
+  ExpertOptimizer& optimizer() { return optimizer_; }  // checkpoints restore it
 
   // The expert's outputs for `inputs` (schema().inputs, 1 to max_batch_size() rows).
   Result<std::vector<Tensor>> forward(std::span<const Tensor> inputs);

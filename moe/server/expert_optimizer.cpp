@@ -56,4 +56,20 @@ void ExpertOptimizer::step() {
   ++steps_taken_;
 }
 
+nn::NamedTensors ExpertOptimizer::state() const {
+  return optimizer_ != nullptr ? optimizer_->state() : nn::NamedTensors{};
+}
+
+void ExpertOptimizer::restore(const std::map<std::string, Tensor>& state, int64_t steps_taken) {
+  HIVE_REQUIRE(steps_taken >= 0, "expert optimizer: steps taken ", steps_taken,
+               " must not be negative");
+  if (optimizer_ != nullptr) {
+    optimizer_->load_state(state);
+  } else {
+    HIVE_REQUIRE(state.empty(), "expert optimizer: state '", state.begin()->first,
+                 "' given to an expert that takes no optimizer steps");
+  }
+  steps_taken_ = steps_taken;
+}
+
 }  // namespace hive::moe

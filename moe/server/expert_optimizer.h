@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "engine/nn/module.h"
@@ -42,6 +44,13 @@ class ExpertOptimizer {
   int64_t steps_taken() const { return steps_taken_; }
   // The learning rate the next step() will use.
   float next_lr() const { return schedule_.lr_at(steps_taken_); }
+
+  // For checkpoints: the optimizer's state as optim::Optimizer::state() names it (empty for
+  // kNone), and its inverse, which also restores the update count so the schedule resumes
+  // where it stopped. restore throws hive::Error naming the offending tensor or value, having
+  // changed nothing, when `state` is not this optimizer's or `steps_taken` is negative.
+  nn::NamedTensors state() const;
+  void restore(const std::map<std::string, Tensor>& state, int64_t steps_taken);
 
  private:
   std::vector<Tensor> params_;

@@ -36,6 +36,21 @@ TaskPoolStats Runtime::stats(const TaskPool& pool) {
   return pool.stats();
 }
 
+std::future<void> Runtime::run_between_batches(std::function<void()> work) {
+  std::packaged_task<void()> task(std::move(work));
+  std::future<void> done = task.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (!exited_) {
+      queued_work_.push_back(std::move(task));
+      wake_.notify_one();
+      return done;
+    }
+  }
+  task();
+  return done;
+}
+
 void Runtime::shutdown() {
   {
     std::lock_guard lock(mutex_);
@@ -74,13 +89,26 @@ TaskPool* Runtime::ready_pool(TaskPool::Clock::time_point& wake_at) {
   return ready;
 }
 
+void Runtime::run_queued_work(std::unique_lock<std::mutex>& lock) {
+  std::deque<std::packaged_task<void()>> work;
+  work.swap(queued_work_);
+  lock.unlock();
+  for (std::packaged_task<void()>& task : work) task();
+  lock.lock();
+}
+
 void Runtime::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    if (!queued_work_.empty()) {
+      run_queued_work(lock);
+      continue;
+    }
     TaskPool::Clock::time_point wake_at;
     TaskPool* pool = ready_pool(wake_at);
     if (pool == nullptr) {
-      // Woken by submit(), by shutdown(), or when the first waiting pool's max_wait runs out.
+      // Woken by submit(), run_between_batches(), shutdown(), or when the first waiting pool's
+      // max_wait runs out.
       if (wake_at == TaskPool::Clock::time_point::max()) {
         wake_.wait(lock);
       } else {
@@ -93,6 +121,9 @@ void Runtime::run() {
     execute_batch(pool->backend(), pool->kind(), device_, batch);
     lock.lock();
   }
+  // Work queued before or during shutdown runs here, after the last batch.
+  while (!queued_work_.empty()) run_queued_work(lock);
+  exited_ = true;
 }
 
 }  // namespace hive::moe

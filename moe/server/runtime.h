@@ -4,12 +4,15 @@
 // backward (which takes the optimizer step), and answers each call with exactly its rows.
 // A batch that fails answers exactly its own calls with the error; the runtime keeps serving.
 //
-// Threads: submit(), stats() and shutdown() are safe from any thread (the I/O thread submits;
-// submitting only queues). Everything else runs on the runtime's own thread. Waiting for
-// max_wait is a condition variable with a deadline, never a sleep.
+// Threads: submit(), run_between_batches(), stats() and shutdown() are safe from any thread (the
+// I/O thread submits; submitting only queues). Everything else runs on the runtime's own thread.
+// Waiting for max_wait is a condition variable with a deadline, never a sleep.
 #pragma once
 
 #include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -40,6 +43,13 @@ class Runtime {
 
   TaskPoolStats stats(const TaskPool& pool);
 
+  // Runs `work` with no batch running, so it may read or change the backends (a checkpoint
+  // does): on the runtime's thread before its next batch, however long calls have waited, or,
+  // once the thread has exited after shutdown(), on the calling thread. The future is ready
+  // when `work` has run and holds what it threw. Never wait on it from `work` itself or from a
+  // task's done (both run on the runtime's thread).
+  std::future<void> run_between_batches(std::function<void()> work);
+
   // Finishes the batch running now, answers every queued call with kUnavailable, and joins the
   // thread. Idempotent.
   void shutdown();
@@ -49,11 +59,16 @@ class Runtime {
   // The pool to take a batch from now, or null; sets `wake_at` to when the next pool becomes
   // ready (max() when every pool is empty). Caller holds mutex_.
   TaskPool* ready_pool(TaskPool::Clock::time_point& wake_at);
+  // Runs every queued run_between_batches() work; unlocks `lock` while it runs.
+  void run_queued_work(std::unique_lock<std::mutex>& lock);
 
   Device device_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_
+  std::deque<std::packaged_task<void()>> queued_work_;  // guarded by mutex_
+  // Set by the thread once it has run the last queued work: later work runs on its caller.
+  bool exited_ = false;  // guarded by mutex_
   std::vector<std::unique_ptr<TaskPool>> pools_;  // guarded by mutex_ once serving
   std::thread thread_;  // last: starts after everything above exists
 };

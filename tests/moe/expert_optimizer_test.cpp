@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "tests/engine/test_util.h"
@@ -93,6 +95,41 @@ TEST(ExpertOptimizer, NoneLeavesParametersAloneAndDropsGradients) {
   optimizer.step();
   expect_close(param, {1.0f}, 0.0, 0.0);
   EXPECT_FALSE(param.grad().defined());
+}
+
+TEST(ExpertOptimizer, RestoredStateResumesTheScheduleAndTheMoments) {
+  const OptimizerConfig config = {.type = OptimizerType::kAdam, .lr = 1.0f, .warmup_steps = 4};
+  const Tensor trained = parameter({0.0f}, Shape{1});
+  ExpertOptimizer original({{"w", trained}}, config);
+  for (int step = 0; step < 2; ++step) {
+    trained.set_grad(Tensor::ones(Shape{1}));
+    original.step();
+  }
+  std::map<std::string, Tensor> state;
+  for (const auto& [name, tensor] : original.state()) state[name] = tensor.clone();
+
+  const Tensor copy = parameter({trained.item<float>()}, Shape{1});
+  ExpertOptimizer restored({{"w", copy}}, config);
+  restored.restore(state, original.steps_taken());
+  EXPECT_EQ(restored.steps_taken(), 2);
+  EXPECT_FLOAT_EQ(restored.next_lr(), 0.75f);
+  for (const Tensor& param : {trained, copy}) param.set_grad(Tensor::full(Shape{1}, 0.5));
+  original.step();
+  restored.step();
+  expect_close(copy, trained, 0.0, 0.0);
+}
+
+TEST(ExpertOptimizer, RestoreRefusesWhatIsNotItsOwnAndChangesNothing) {
+  const Tensor param = parameter({0.0f}, Shape{1});
+  ExpertOptimizer adam({{"w", param}}, {.type = OptimizerType::kAdam});
+  EXPECT_TRUE(throws_error([&] { adam.restore({}, 3); }, {"Adam: state 'w.exp_avg' is missing"}));
+  EXPECT_TRUE(throws_error([&] { adam.restore({}, -1); }, {"steps taken -1"}));
+  ExpertOptimizer none({{"w", param}}, {.type = OptimizerType::kNone});
+  EXPECT_TRUE(throws_error([&] { none.restore({{"w.exp_avg", Tensor::zeros(Shape{1})}}, 3); },
+                           {"state 'w.exp_avg' given to an expert that takes no optimizer steps"}));
+  EXPECT_EQ(adam.steps_taken(), 0);
+  EXPECT_EQ(none.steps_taken(), 0);
+  EXPECT_TRUE(none.state().empty());
 }
 
 TEST(ExpertOptimizer, RefusesUnusableSettings) {

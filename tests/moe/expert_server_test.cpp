@@ -1,12 +1,15 @@
 // ExpertServer and RemoteExpert over real endpoints on loopback: remote results equal a local
 // expert's, calls are batched and each caller gets exactly its rows, bad calls get errors that
 // name what is wrong while the server keeps serving, a failing expert fails only its own
-// callers, timeouts, and shutdown with calls pending.
+// callers, timeouts, shutdown with calls pending, and checkpoints: on request, periodic, at
+// shutdown, restored on restart, and write errors that leave the server serving.
 #include "moe/server/expert_server.h"
 
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <vector>
@@ -17,6 +20,7 @@
 #include "moe/protocol/expert_call.h"
 #include "moe/protocol/expert_methods.h"
 #include "moe/protocol/tensor_wire.h"
+#include "moe/server/expert_checkpoint.h"
 #include "tests/engine/test_util.h"
 #include "tests/net/net_test_util.h"
 
@@ -26,6 +30,8 @@ namespace {
 using namespace std::chrono_literals;
 using hive::testing::expect_close;
 using hive::testing::random_tensor;
+using hive::testing::ScopedTempDir;
+using hive::testing::throws_error;
 using net::testing::identity_from_seed;
 
 constexpr int64_t kHidden = 4;
@@ -54,9 +60,10 @@ ExpertRegistry test_registry() {
 
 std::unique_ptr<ExpertBackend> backend(const char* type, const char* uid_text,
                                        int64_t max_batch_size = 16,
-                                       ExpertOptions options = {.seed = 7}) {
+                                       ExpertOptions options = {.seed = 7},
+                                       int64_t hidden = kHidden) {
   std::unique_ptr<ExpertModule> module =
-      test_registry().create(type, kHidden, options).value_or_throw();
+      test_registry().create(type, hidden, options).value_or_throw();
   return std::make_unique<ExpertBackend>(
       uid(uid_text), std::move(module),
       ExpertBackendConfig{.max_batch_size = max_batch_size,
@@ -102,6 +109,7 @@ class ExpertServerTest : public ::testing::Test {
     return client_.call_async(address_, std::string(method), std::move(request)).get();
   }
 
+  ScopedTempDir checkpoints_;  // outlives server_, whose shutdown writes a last checkpoint
   net::EventLoop loop_;
   net::Endpoint server_endpoint_{loop_, identity_from_seed(1)};
   net::Endpoint client_{loop_, identity_from_seed(2)};
@@ -288,7 +296,9 @@ TEST_F(ExpertServerTest, CallOverTheMaxBatchSizeIsRefusedAtOnce) {
 TEST_F(ExpertServerTest, SlowExpertTimesOutAndTheServerStaysUp) {
   serve(backends_of(backend("nop_delay", "slow.0", 16, {.delay = 300ms}), backend("nop", "nop.0")),
         {.max_wait = 0ms});
-  RemoteExpert slow = remote("slow.0", {.timeout = 50ms});
+  RemoteExpertOptions short_timeout;
+  short_timeout.timeout = 50ms;
+  RemoteExpert slow = remote("slow.0", short_timeout);
   ASSERT_TRUE(slow.info().is_ok());
   const net::Status status = status_of(slow.forward(std::vector{random_tensor(Shape{1, kHidden}, 1)}));
   EXPECT_EQ(status.code(), net::StatusCode::kDeadlineExceeded) << status.to_string();
@@ -317,6 +327,136 @@ TEST_F(ExpertServerTest, ShutdownAnswersPendingCalls) {
         << status.message();
   }
   EXPECT_EQ(raw_call(kInfoMethod, "ffn.0.0", {}).status().code(), net::StatusCode::kNotFound);
+}
+
+// The number of optimizer steps in `uid`'s checkpoint under `directory`, read by loading it into a
+// fresh expert.
+int64_t steps_in_checkpoint(const std::string& directory, const char* uid_text) {
+  std::unique_ptr<ExpertBackend> fresh = backend("ffn", uid_text, 16, {.seed = 100});
+  const Result<bool> loaded = load_expert_checkpoint(directory, *fresh);
+  EXPECT_TRUE(loaded.is_ok() && loaded.value()) << loaded.message();
+  return fresh->optimizer().steps_taken();
+}
+
+TEST_F(ExpertServerTest, SaveCheckpointsWritesEveryExpertAndShutdownSavesTheLastStep) {
+  serve(backends_of(backend("ffn", "ffn.0.0"), backend("ffn", "ffn.0.1")),
+        {.checkpoint_dir = checkpoints_.path(), .checkpoint_period = 1h});
+  ASSERT_TRUE(server_->save_checkpoints().is_ok());
+  EXPECT_EQ(server_->checkpoints_written(), 1u);
+  for (const char* uid_text : {"ffn.0.0", "ffn.0.1"}) {
+    for (const char* file : {"model.safetensors", "optimizer.safetensors"}) {
+      EXPECT_TRUE(std::filesystem::exists(checkpoints_.path() + "/" + uid_text + "/" + file))
+          << uid_text << "/" << file;
+    }
+  }
+  EXPECT_EQ(steps_in_checkpoint(checkpoints_.path(), "ffn.0.0"), 0);
+
+  const std::vector<Tensor> x = {random_tensor(Shape{3, kHidden}, 11)};
+  const std::vector<Tensor> grad = {random_tensor(Shape{3, kHidden}, 12)};
+  EXPECT_EQ(values_of(remote("ffn.0.0").backward(x, grad)).size(), 1u);
+  server_->shutdown();
+  EXPECT_EQ(server_->checkpoints_written(), 2u);
+  EXPECT_EQ(steps_in_checkpoint(checkpoints_.path(), "ffn.0.0"), 1);
+  EXPECT_EQ(steps_in_checkpoint(checkpoints_.path(), "ffn.0.1"), 0);
+}
+
+TEST_F(ExpertServerTest, RestartedServerServesTheTrainedExpert) {
+  const ExpertServerOptions options = {.checkpoint_dir = checkpoints_.path()};
+  serve(backends_of(backend("ffn", "ffn.0.0")), options);
+  std::unique_ptr<ExpertBackend> local = backend("ffn", "ffn.0.0");
+  const std::vector<Tensor> x = {random_tensor(Shape{3, kHidden}, 11)};
+  const std::vector<Tensor> grad = {random_tensor(Shape{3, kHidden}, 12)};
+  EXPECT_EQ(values_of(remote("ffn.0.0").backward(x, grad)).size(), 1u);
+  ASSERT_TRUE(local->backward(x, grad).is_ok());
+  server_->shutdown();
+
+  // Another seed: only the checkpoint can make it answer as the trained expert does.
+  ExpertServer restarted(server_endpoint_,
+                         backends_of(backend("ffn", "ffn.0.0", 16, {.seed = 8})), options);
+  expect_close(values_of(remote("ffn.0.0").forward(x)).at(0), local->forward(x).value().at(0),
+               1e-6, 1e-6);
+  restarted.shutdown();
+}
+
+TEST_F(ExpertServerTest, CheckpointsAreWrittenEveryPeriod) {
+  serve(backends_of(backend("ffn", "ffn.0.0")),
+        {.checkpoint_dir = checkpoints_.path(), .checkpoint_period = 10ms});
+  EXPECT_TRUE(server_->wait_for_checkpoints(2, std::chrono::steady_clock::now() + 30s));
+  EXPECT_TRUE(std::filesystem::exists(checkpoints_.path() + "/ffn.0.0/model.safetensors"));
+}
+
+TEST_F(ExpertServerTest, CheckpointWriteErrorIsReportedAndTheServerKeepsServing) {
+  // A file where the checkpoint directory should be: nothing to restore, nowhere to save.
+  const std::string not_a_directory = checkpoints_.file("not_a_directory");
+  std::ofstream(not_a_directory) << "x";
+  serve(backends_of(backend("ffn", "ffn.0.0")), {.checkpoint_dir = not_a_directory});
+  const Status saved = server_->save_checkpoints();
+  ASSERT_FALSE(saved.is_ok());
+  EXPECT_NE(saved.message().find("expert ffn.0.0: cannot create checkpoint directory '" +
+                                 not_a_directory + "/ffn.0.0'"),
+            std::string::npos)
+      << saved.message();
+  EXPECT_EQ(server_->checkpoints_written(), 0u);
+  EXPECT_EQ(values_of(remote("ffn.0.0").forward(std::vector{random_tensor(Shape{1, kHidden}, 1)}))
+                .size(),
+            1u);
+}
+
+TEST_F(ExpertServerTest, CheckpointThatDoesNotFitStopsTheServerFromStarting) {
+  std::unique_ptr<ExpertBackend> wider = backend("ffn", "ffn.0.0", 16, {.seed = 7}, 2 * kHidden);
+  ASSERT_TRUE(save_expert_checkpoint(checkpoints_.path(), *wider).is_ok());
+  EXPECT_TRUE(throws_error(
+      [&] {
+        serve(backends_of(backend("ffn", "ffn.0.0")), {.checkpoint_dir = checkpoints_.path()});
+      },
+      {"expert server: expert ffn.0.0: loading its checkpoint", "model.safetensors",
+       "'ffn.up.weight'"}));
+}
+
+TEST_F(ExpertServerTest, UnusableCheckpointOptionsAreRefused) {
+  EXPECT_TRUE(throws_error(
+      [&] { serve(backends_of(backend("ffn", "ffn.0.0")), {.checkpoint_dir = ""}); },
+      {"expert server: the checkpoint directory is an empty path"}));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        serve(backends_of(backend("ffn", "ffn.0.0")),
+              {.checkpoint_dir = checkpoints_.path(), .checkpoint_period = 0ms});
+      },
+      {"expert server: checkpoint period 0 ms must be positive"}));
+}
+
+TEST_F(ExpertServerTest, SaveCheckpointsWithoutADirectoryIsAnError) {
+  serve(backends_of(backend("ffn", "ffn.0.0")));
+  const Status saved = server_->save_checkpoints();
+  ASSERT_FALSE(saved.is_ok());
+  EXPECT_NE(saved.message().find("no checkpoint directory"), std::string::npos) << saved.message();
+}
+
+TEST_F(ExpertServerTest, InjectedFaultsFailOrStallComputeCallsButNotInfo) {
+  ExpertServerOptions failing;
+  failing.faults = {.fail_fraction = 1.0, .stall_fraction = 0.0, .seed = 1};
+  serve(backends_of(backend("ffn", "ffn.0.0")), failing);
+  RemoteExpert expert = remote("ffn.0.0");
+  ASSERT_TRUE(expert.info().is_ok());
+  const net::Status status =
+      status_of(expert.forward(std::vector{random_tensor(Shape{2, kHidden}, 1)}));
+  EXPECT_EQ(status.code(), net::StatusCode::kUnavailable) << status.to_string();
+  EXPECT_NE(status.message().find("injected fault"), std::string::npos) << status.to_string();
+}
+
+TEST_F(ExpertServerTest, StalledCallsTimeOutAtTheCaller) {
+  ExpertServerOptions stalling;
+  stalling.faults = {.fail_fraction = 0.0, .stall_fraction = 1.0, .seed = 1};
+  serve(backends_of(backend("ffn", "ffn.0.0")), stalling);
+  RemoteExpertOptions short_timeout;
+  short_timeout.timeout = 100ms;
+  RemoteExpert expert = remote("ffn.0.0", short_timeout);
+  const net::Status timed_out =
+      status_of(expert.forward(std::vector{random_tensor(Shape{2, kHidden}, 1)}));
+  EXPECT_EQ(timed_out.code(), net::StatusCode::kDeadlineExceeded) << timed_out.to_string();
+
+  // The server keeps serving other calls; shutdown answers the stalled one (fault_injection_test).
+  EXPECT_TRUE(expert.info().is_ok());
 }
 
 }  // namespace

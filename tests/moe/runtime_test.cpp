@@ -1,6 +1,6 @@
-// Runtime: the order in which ready batches run, rows joined and cut back per call, and
-// answers to every call, on a real runtime thread. A gate expert holds the runtime busy while
-// the test queues calls, so the order does not depend on timing.
+// Runtime: the order in which ready batches run, rows joined and cut back per call, answers to
+// every call, and work run between batches, on a real runtime thread. A gate expert holds the
+// runtime busy while the test queues calls, so the order does not depend on timing.
 #include "moe/server/runtime.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "moe/experts/nop_expert.h"
@@ -55,10 +56,13 @@ struct Answers {
   TaskDone record(std::string name) {
     return [this, name](net::Result<std::vector<Tensor>> result) {
       EXPECT_TRUE(result.is_ok()) << name << ": " << result.status().to_string();
-      std::lock_guard lock(mutex);
-      order.push_back(name);
-      if (order.size() == expected) all_answered.set_value();
+      note(name);
     };
+  }
+  void note(const std::string& name) {
+    std::lock_guard lock(mutex);
+    order.push_back(name);
+    if (order.size() == expected) all_answered.set_value();
   }
 
   size_t expected;
@@ -98,6 +102,55 @@ TEST(Runtime, OfTheReadyPoolsTheOneWithTheOldestCallRunsFirst) {
   }
   // "second" holds the oldest call; its two calls form one batch.
   EXPECT_EQ(answers.order, (std::vector<std::string>{"gate", "second a", "second b", "first"}));
+}
+
+TEST(Runtime, WorkBetweenBatchesRunsBeforeTheNextReadyBatchOnTheRuntimeThread) {
+  std::promise<void> gate;
+  auto gate_module = std::make_unique<GateExpert>(gate.get_future().share());
+  std::future<void> entered = gate_module->entered();
+  ExpertBackend gated = backend("gate.0", std::move(gate_module));
+  Answers answers(3);
+  std::thread::id work_thread;
+  Runtime runtime(Device::cpu());
+  TaskPool& pool = runtime.add_pool(gated, TaskKind::kForward, 0ms);
+  const Tensor x = random_tensor(Shape{1, 2}, 1);
+  ASSERT_TRUE(runtime.submit(pool, task_of(x, answers.record("first batch"))).is_ok());
+  entered.get();
+  // While the first batch runs: a ready call, then work queued after it.
+  ASSERT_TRUE(runtime.submit(pool, task_of(x, answers.record("second batch"))).is_ok());
+  std::future<void> work = runtime.run_between_batches([&] {
+    work_thread = std::this_thread::get_id();
+    answers.note("work");
+  });
+  gate.set_value();
+  work.get();
+  answers.all_answered.get_future().get();
+  EXPECT_EQ(answers.order, (std::vector<std::string>{"first batch", "work", "second batch"}));
+  EXPECT_NE(work_thread, std::this_thread::get_id());
+}
+
+TEST(Runtime, WorkThatThrowsFailsOnlyItsOwnFuture) {
+  ExpertBackend nop = backend("nop.0", std::make_unique<NopExpert>(2));
+  Answers answers(1);
+  Runtime runtime(Device::cpu());
+  TaskPool& pool = runtime.add_pool(nop, TaskKind::kForward, 0ms);
+  std::future<void> work =
+      runtime.run_between_batches([] { HIVE_REQUIRE(false, "this work always fails"); });
+  EXPECT_TRUE(hive::testing::throws_error([&] { work.get(); }, {"this work always fails"}));
+  ASSERT_TRUE(runtime.submit(pool, task_of(random_tensor(Shape{1, 2}, 1), answers.record("call")))
+                  .is_ok());
+  answers.all_answered.get_future().get();
+}
+
+TEST(Runtime, AfterShutdownWorkRunsOnTheCallingThread) {
+  Runtime runtime(Device::cpu());
+  runtime.shutdown();
+  std::thread::id work_thread;
+  std::future<void> work =
+      runtime.run_between_batches([&] { work_thread = std::this_thread::get_id(); });
+  EXPECT_EQ(work.wait_for(0s), std::future_status::ready);
+  work.get();
+  EXPECT_EQ(work_thread, std::this_thread::get_id());
 }
 
 }  // namespace

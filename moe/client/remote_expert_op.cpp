@@ -1,0 +1,144 @@
+#include "moe/client/remote_expert_op.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include "engine/autograd/record.h"
+#include "engine/ops.h"
+#include "moe/client/completion_queue.h"
+
+namespace hive::moe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Completion {
+  size_t call = 0;
+  ExpertReply reply;
+};
+
+// What backward needs of one answered call.
+struct BackwardCall {
+  std::shared_ptr<RemoteExpert> expert;
+  std::vector<int64_t> rows;
+  Tensor inputs;  // the rows it was sent, without history
+};
+
+std::chrono::milliseconds remaining(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
+
+std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, int64_t batch_rows,
+                                       const GradContext& context,
+                                       const BackwardCallPolicy& policy,
+                                       BackwardCallStats& stats) {
+  const Clock::time_point deadline = Clock::now() + policy.backward_timeout;
+  auto queue = std::make_shared<CompletionQueue<Completion>>();
+  std::vector<int64_t> covering(static_cast<size_t>(batch_rows), 0);
+  std::vector<int64_t> answered(static_cast<size_t>(batch_rows), 0);
+  std::vector<int64_t> pending(static_cast<size_t>(batch_rows), 0);
+  std::vector<Tensor> grads(calls.size());
+  int64_t in_flight = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const Tensor& grad_output = context.grad_outputs[i];
+    // No gradient reached this expert's output (its weights were zero): nothing to send.
+    if (!grad_output.defined()) continue;
+    for (int64_t row : calls[i].rows) {
+      ++covering[static_cast<size_t>(row)];
+      ++pending[static_cast<size_t>(row)];
+    }
+    ++in_flight;
+    ++stats.calls;
+    calls[i].expert->backward(std::span<const Tensor>(&calls[i].inputs, 1),
+                              std::span<const Tensor>(&grad_output, 1), remaining(deadline),
+                              [queue, i](ExpertReply reply) {
+                                queue->push(Completion{i, std::move(reply)});
+                              });
+  }
+  const auto needed = [&](size_t row) {
+    return std::min(policy.backward_k_min, covering[row]);
+  };
+  const auto every_row_has_k_min = [&] {
+    for (size_t row = 0; row < covering.size(); ++row) {
+      if (answered[row] < needed(row) && pending[row] > 0) return false;
+    }
+    return true;
+  };
+
+  std::vector<std::string> failures;
+  std::optional<Clock::time_point> stragglers_until;
+  while (in_flight > 0) {
+    if (!stragglers_until && every_row_has_k_min()) {
+      stragglers_until = std::min(deadline, Clock::now() + policy.timeout_after_k_min);
+    }
+    std::optional<Completion> completion = queue->pop_until(stragglers_until.value_or(deadline));
+    if (!completion) break;
+    --in_flight;
+    const BackwardCall& call = calls[completion->call];
+    for (int64_t row : call.rows) --pending[static_cast<size_t>(row)];
+    std::string failure;
+    if (!completion->reply.is_ok()) {
+      failure = completion->reply.status().message();
+    } else if (policy.detect_anomalies == DetectAnomalies::kYes &&
+               !all_finite(completion->reply.value()[0])) {
+      failure = hive::str_cat("expert ", call.expert->uid(), " returned NaN or Inf gradients");
+    }
+    if (!failure.empty()) {
+      ++stats.failed_calls;
+      failures.push_back(std::move(failure));
+      continue;
+    }
+    grads[completion->call] = std::move(completion->reply).value()[0];
+    for (int64_t row : call.rows) ++answered[static_cast<size_t>(row)];
+  }
+  stats.failed_calls += static_cast<uint64_t>(in_flight);  // the ones given up on
+
+  if (policy.allow_zero_outputs == AllowZeroOutputs::kNo) {
+    for (size_t row = 0; row < covering.size(); ++row) {
+      if (answered[row] >= needed(row)) continue;
+      throw Error(hive::str_cat(
+          "DMoE backward: row ", row, " got gradients from ", answered[row], " of the ",
+          covering[row], " experts that answered its forward, backward_k_min is ",
+          policy.backward_k_min, failures.empty() ? "" : "; first failure: ",
+          failures.empty() ? std::string() : failures.front()));
+    }
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (!grads[i].defined()) grads[i] = Tensor::zeros(calls[i].inputs.shape());
+  }
+  return grads;
+}
+
+}  // namespace
+
+std::vector<Tensor> remote_expert_outputs(const Tensor& inputs, const ForwardCalls& calls,
+                                          const BackwardCallPolicy& policy,
+                                          std::shared_ptr<BackwardCallStats> stats) {
+  std::vector<Tensor> outputs;
+  std::vector<Tensor> call_inputs;
+  outputs.reserve(calls.answered.size());
+  call_inputs.reserve(calls.answered.size());
+  for (const AnsweredCall& call : calls.answered) {
+    outputs.push_back(call.output.detach());
+    call_inputs.push_back(index_select(inputs, 0, call.row_index));
+  }
+  if (!should_record(std::span<const Tensor>(call_inputs))) return outputs;
+
+  std::vector<BackwardCall> backward_calls;
+  backward_calls.reserve(calls.answered.size());
+  for (size_t i = 0; i < calls.answered.size(); ++i) {
+    backward_calls.push_back(
+        BackwardCall{calls.answered[i].expert, calls.answered[i].rows, call_inputs[i].detach()});
+  }
+  if (!stats) stats = std::make_shared<BackwardCallStats>();
+  record_op("remote_experts", call_inputs, outputs,
+            [calls = std::move(backward_calls), batch_rows = inputs.size(0), policy,
+             stats](const GradContext& context) {
+              return run_backward_calls(calls, batch_rows, context, policy, *stats);
+            });
+  return outputs;
+}
+
+}  // namespace hive::moe
