@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The main job: trains an MLP with a local mixture-of-experts layer on Fashion-MNIST and prints
-# test_accuracy=<float> at the end. Extra arguments go to `hive train-local` (see --help).
+# The main job: a whole swarm on loopback. It starts one DHT bootstrap node, 4 `hive serve`
+# processes with 16 ffn experts each on an 8x8 grid, and one `hive train` that trains a
+# Fashion-MNIST classifier with a decentralized MoE layer against them; it shows the trainer's
+# progress, prints test_accuracy=<float> at the end and stops every process it started.
+# Arguments go to `hive train` (see `hive train --help`); tools/swarm.sh lists the swarm's knobs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target hive
-exec build/release/tools/hive train-local "$@"
+exec tools/swarm.sh build/release/tools/hive "$@"

@@ -15,5 +15,8 @@ struct Command {
 Command add_train_local_command(CLI::App& app);
 Command add_keygen_command(CLI::App& app);
 Command add_dht_command(CLI::App& app);
+Command add_serve_command(CLI::App& app);
+Command add_train_command(CLI::App& app);
+Command add_swarm_command(CLI::App& app);
 
 }  // namespace hive::tools

@@ -3,15 +3,8 @@
 // in client mode: such a node serves nothing), then logs its routing table's and storage's
 // sizes to stderr every --log-period seconds. A failed bootstrap exits with 1.
 //
-// Threads: the main thread blocks SIGINT and SIGTERM before the I/O thread exists (so that
-// thread inherits the mask) and then waits for them with sigtimedwait(), whose timeout is the
-// next log line: no signal handler, no flag polling.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-
-#include <algorithm>
-#include <cerrno>
+// Threads: the main thread waits for SIGINT and SIGTERM (termination_signals.h) with the next
+// log line as its timeout; the I/O thread runs the node.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -20,10 +13,11 @@
 #include <vector>
 
 #include "dht/node/dht_runner.h"
-#include "net/identity/identity.h"
 #include "net/loop/event_loop.h"
 #include "net/rpc/endpoint.h"
 #include "tools/hive/commands.h"
+#include "tools/hive/peer_setup.h"
+#include "tools/hive/termination_signals.h"
 
 namespace hive::tools {
 namespace {
@@ -37,35 +31,6 @@ struct DhtCommandOptions {
   double log_period_s = 30;
 };
 
-bool is_wildcard(const net::SocketAddress& address) {
-  const sockaddr* raw = address.get();
-  if (raw->sa_family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in*>(raw)->sin_addr.s_addr == htonl(INADDR_ANY);
-  }
-  const auto* ip6 = reinterpret_cast<const sockaddr_in6*>(raw);
-  return raw->sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&ip6->sin6_addr);
-}
-
-// What others should dial: --advertise (an address without a port takes the bound port), else
-// the bound address, else (a wildcard) loopback with a note.
-net::Result<net::SocketAddress> advertised_address(const DhtCommandOptions& options,
-                                                   const net::SocketAddress& bound) {
-  const std::string port = std::to_string(bound.port());
-  if (!options.advertise.empty()) {
-    auto address = net::SocketAddress::parse(options.advertise);
-    if (address.is_ok()) return address;
-    return net::SocketAddress::parse(options.advertise + ":" + port);
-  }
-  if (!is_wildcard(bound)) return bound;
-  const bool ip6 = bound.get()->sa_family == AF_INET6;
-  auto loopback = net::SocketAddress::parse((ip6 ? "[::1]:" : "127.0.0.1:") + port);
-  std::fprintf(stderr,
-               "hive dht: note: listening on the wildcard address %s; advertising %s, which only "
-               "this machine can reach (pass --advertise HOST[:PORT] for other machines)\n",
-               bound.to_string().c_str(), loopback.value().to_string().c_str());
-  return loopback;
-}
-
 void log_sizes(dht::DhtRunner& runner) {
   const dht::DhtSnapshot snapshot = runner.snapshot();
   std::fprintf(stderr,
@@ -77,72 +42,46 @@ void log_sizes(dht::DhtRunner& runner) {
                static_cast<unsigned long long>(snapshot.protocol.requests_malformed));
 }
 
-// Logs every `period` until SIGINT or SIGTERM (blocked in `signals`) arrives; returns which.
-int wait_for_signal(dht::DhtRunner& runner, const sigset_t& signals, std::chrono::duration<double> period) {
+// Logs every `period` until SIGINT or SIGTERM arrives; returns which.
+int wait_for_signal(dht::DhtRunner& runner, const TerminationSignals& signals,
+                    std::chrono::duration<double> period) {
   using Clock = std::chrono::steady_clock;
   const auto step = std::chrono::duration_cast<Clock::duration>(period);
-  Clock::time_point next_log = Clock::now() + step;
-  while (true) {
-    const auto left = std::max(next_log - Clock::now(), Clock::duration::zero());
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
-    const timespec timeout{static_cast<time_t>(seconds.count()),
-                           static_cast<long>(std::chrono::nanoseconds(left - seconds).count())};
-    const int signal = sigtimedwait(&signals, nullptr, &timeout);
-    if (signal > 0) return signal;
-    if (errno == EAGAIN) {
-      log_sizes(runner);
-      next_log += step;
-    }  // EINTR: another signal interrupted the wait; wait again
+  for (Clock::time_point next_log = Clock::now() + step;; next_log += step) {
+    if (const std::optional<int> signal = signals.wait_until(next_log)) return *signal;
+    log_sizes(runner);
   }
 }
 
 int run_dht(const DhtCommandOptions& options) {
-  std::vector<net::SocketAddress> initial_peers;
-  for (const std::string& text : options.initial_peers) {
-    auto peer = net::SocketAddress::parse(text);
-    if (!peer.is_ok()) {
-      std::fprintf(stderr, "hive dht: --initial-peers '%s': %s\n", text.c_str(),
-                   peer.status().to_string().c_str());
-      return 1;
-    }
-    initial_peers.push_back(peer.value());
+  auto initial_peers = parse_initial_peers(options.initial_peers);
+  if (!initial_peers.is_ok()) {
+    std::fprintf(stderr, "hive dht: %s\n", initial_peers.status().message().c_str());
+    return 1;
   }
-  std::optional<net::Identity> identity;
-  if (options.identity.empty()) {
-    identity = net::Identity::generate();
-  } else {
-    auto loaded = net::Identity::load_or_create(options.identity);
-    if (!loaded.is_ok()) {
-      std::fprintf(stderr, "hive dht: %s\n", loaded.status().to_string().c_str());
-      return 1;
-    }
-    identity = std::move(loaded).value();
+  auto identity = load_identity(options.identity);
+  if (!identity.is_ok()) {
+    std::fprintf(stderr, "hive dht: %s\n", identity.status().message().c_str());
+    return 1;
   }
 
-  // Before the I/O thread starts: threads inherit the signal mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
+  const TerminationSignals signals;  // before the I/O thread starts: threads inherit the mask
   net::EventLoop loop;
-  net::Endpoint endpoint(loop, *identity);
+  net::Endpoint endpoint(loop, std::move(identity).value());
   auto bound = endpoint.listen(options.listen);
   if (!bound.is_ok()) {
     std::fprintf(stderr, "hive dht: %s\n", bound.status().to_string().c_str());
     return 1;
   }
-  auto advertised = advertised_address(options, bound.value());
+  auto advertised = advertised_address("hive dht", options.advertise, bound.value());
   if (!advertised.is_ok()) {
-    std::fprintf(stderr, "hive dht: --advertise '%s': %s\n", options.advertise.c_str(),
-                 advertised.status().to_string().c_str());
+    std::fprintf(stderr, "hive dht: %s\n", advertised.status().message().c_str());
     return 1;
   }
   dht::DhtNodeOptions node_options;
   node_options.protocol.mode = options.client_mode ? dht::NodeMode::kClient : dht::NodeMode::kServer;
   auto runner = std::make_unique<dht::DhtRunner>(endpoint, advertised.value(), node_options);
-  const net::Status bootstrapped = runner->bootstrap(initial_peers).get();
+  const net::Status bootstrapped = runner->bootstrap(initial_peers.value()).get();
   if (!bootstrapped.is_ok()) {
     std::fprintf(stderr, "hive dht: %s\n", bootstrapped.to_string().c_str());
     return 1;
@@ -158,7 +97,7 @@ int run_dht(const DhtCommandOptions& options) {
   log_sizes(*runner);
 
   const int signal = wait_for_signal(*runner, signals, std::chrono::duration<double>(options.log_period_s));
-  std::fprintf(stderr, "hive dht: %s, shutting down\n", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fprintf(stderr, "hive dht: %s, shutting down\n", signal_name(signal));
   runner.reset();
   endpoint.shutdown();
   return 0;

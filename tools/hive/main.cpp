@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
       hive::tools::add_train_local_command(app),
       hive::tools::add_keygen_command(app),
       hive::tools::add_dht_command(app),
+      hive::tools::add_serve_command(app),
+      hive::tools::add_train_command(app),
+      hive::tools::add_swarm_command(app),
   };
 
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs a whole swarm on loopback with an already built `hive` binary: one DHT bootstrap node,
+# SERVERS `hive serve` processes with EXPERTS_PER_SERVER ffn experts each on a GRID grid, then
+# one `hive train` against them. Prints the trainer's progress and its final
+# `test_accuracy=...` line, and stops every process it started, whatever happens.
+#
+#   tools/swarm.sh HIVE_BINARY [hive train options...]
+#
+# Environment (defaults in brackets): SERVERS [4], EXPERTS_PER_SERVER [16], GRID [8x8],
+# HIDDEN [64], SERVER_LR [5e-4], SERVER_FLAGS (extra `hive serve` flags, e.g.
+# "--fail-fraction 0.1"), KILL_SERVER_AFTER_S (SIGKILL the last server this many seconds after
+# training starts), LOG_DIR [a fresh temporary directory: every process's stderr].
+set -euo pipefail
+
+hive="$1"
+shift
+servers="${SERVERS:-4}"
+experts_per_server="${EXPERTS_PER_SERVER:-16}"
+grid="${GRID:-8x8}"
+hidden="${HIDDEN:-64}"
+server_lr="${SERVER_LR:-5e-4}"
+log_dir="${LOG_DIR:-$(mktemp -d /tmp/hive-swarm.XXXXXX)}"
+mkdir -p "$log_dir"
+
+pids=()
+stop_all() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_all EXIT
+
+# Each process's stdout is read through a file descriptor: `read` blocks until the line that
+# says the process is ready, so nothing waits on a timer.
+exec {dht_out}< <(exec "$hive" dht --listen 127.0.0.1:0 --log-period 60 2>"$log_dir/dht.log")
+pids+=($!)
+read -r -u "$dht_out" _ initial_peers || { echo "swarm: the DHT node failed, see $log_dir/dht.log" >&2; exit 1; }
+echo "swarm: DHT node at $initial_peers (logs in $log_dir)" >&2
+
+read -r rows cols <<<"${grid/x/ }"
+for ((server = 0; server < servers; ++server)); do
+  exec {server_out}< <(exec "$hive" serve --listen 127.0.0.1:0 --initial-peers "$initial_peers" \
+    --expert-pattern "ffn.[0:$rows].[0:$cols]" --num-experts "$experts_per_server" \
+    --seed "$((server + 1))" --hidden-dim "$hidden" --lr "$server_lr" --threads 1 \
+    --max-wait-ms 1 ${SERVER_FLAGS:-} 2>"$log_dir/server$server.log")
+  pids+=($!)
+  served=0
+  while read -r -u "$server_out" first rest; do
+    [[ "$first" == "serving" ]] && served=$((served + 1))
+    [[ "$first" == "--initial-peers" ]] && break
+  done
+  if ((served != experts_per_server)); then
+    echo "swarm: server $server started $served experts, see $log_dir/server$server.log" >&2
+    exit 1
+  fi
+done
+echo "swarm: $servers servers with $experts_per_server experts each on a $grid grid" >&2
+
+"$hive" train --initial-peers "$initial_peers" --grid "$grid" --hidden "$hidden" "$@" &
+trainer=$!
+if [[ -n "${KILL_SERVER_AFTER_S:-}" ]]; then
+  # The one timed action: a fault injected at a wall-clock moment, not a synchronization.
+  # Announced on stdout, among the trainer's lines, so a test can see it came before the end.
+  (sleep "$KILL_SERVER_AFTER_S" && kill -KILL "${pids[-1]}" 2>/dev/null &&
+    echo "swarm: killed the last server (pid ${pids[-1]})") &
+  pids+=($!)
+fi
+wait "$trainer"
