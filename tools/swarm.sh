@@ -20,6 +20,7 @@ grid="${GRID:-8x8}"
 hidden="${HIDDEN:-64}"
 server_lr="${SERVER_LR:-5e-4}"
 log_dir="${LOG_DIR:-$(mktemp -d /tmp/hive-swarm.XXXXXX)}"
+read -r -a server_flags <<<"${SERVER_FLAGS:-}"
 mkdir -p "$log_dir"
 
 pids=()
@@ -36,12 +37,15 @@ pids+=($!)
 read -r -u "$dht_out" _ initial_peers || { echo "swarm: the DHT node failed, see $log_dir/dht.log" >&2; exit 1; }
 echo "swarm: DHT node at $initial_peers (logs in $log_dir)" >&2
 
-read -r rows cols <<<"${grid/x/ }"
+# "8x8" -> "ffn.[0:8].[0:8]", any number of dimensions.
+pattern="ffn"
+IFS=x read -r -a dims <<<"$grid"
+for size in "${dims[@]}"; do pattern+=".[0:$size]"; done
 for ((server = 0; server < servers; ++server)); do
   exec {server_out}< <(exec "$hive" serve --listen 127.0.0.1:0 --initial-peers "$initial_peers" \
-    --expert-pattern "ffn.[0:$rows].[0:$cols]" --num-experts "$experts_per_server" \
+    --expert-pattern "$pattern" --num-experts "$experts_per_server" \
     --seed "$((server + 1))" --hidden-dim "$hidden" --lr "$server_lr" --threads 1 \
-    --max-wait-ms 1 ${SERVER_FLAGS:-} 2>"$log_dir/server$server.log")
+    --max-wait-ms 1 "${server_flags[@]}" 2>"$log_dir/server$server.log")
   pids+=($!)
   served=0
   while read -r -u "$server_out" first rest; do
@@ -60,8 +64,15 @@ trainer=$!
 if [[ -n "${KILL_SERVER_AFTER_S:-}" ]]; then
   # The one timed action: a fault injected at a wall-clock moment, not a synchronization.
   # Announced on stdout, among the trainer's lines, so a test can see it came before the end.
-  (sleep "$KILL_SERVER_AFTER_S" && kill -KILL "${pids[-1]}" 2>/dev/null &&
-    echo "swarm: killed the last server (pid ${pids[-1]})") &
+  # The subshell takes its sleep down with it when stop_all ends it early.
+  victim="${pids[-1]}"
+  (
+    sleep "$KILL_SERVER_AFTER_S" &
+    timer=$!
+    trap 'kill "$timer" 2>/dev/null; exit 0' TERM
+    wait "$timer"
+    kill -KILL "$victim" 2>/dev/null && echo "swarm: killed the last server (pid $victim)"
+  ) &
   pids+=($!)
 fi
 wait "$trainer"

@@ -253,7 +253,12 @@ void BeamSearch::fetch(const std::map<std::string, std::vector<int64_t>>& prefix
   for (const auto& [key, coords] : prefixes) {
     std::future<dht::GetResult>& get = gets[i++];
     if (get.wait_until(deadline) != std::future_status::ready) continue;
-    const dht::GetResult result = get.get();
+    dht::GetResult result;
+    try {
+      result = get.get();
+    } catch (const std::exception&) {
+      continue;  // the DHT is shutting down: unknown, so neither searched nor cached
+    }
     auto contents = std::make_shared<const PrefixContents>(
         read_prefix_record(result.record, uid_prefix_, grid_, coords, dht_.clock().now()));
     known.emplace(key, contents);

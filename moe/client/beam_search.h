@@ -33,7 +33,9 @@
 namespace hive::moe {
 
 struct BeamSearchOptions {
-  std::chrono::milliseconds negative_cache_ttl{30000};
+  // Short: a get that failed (a lost lookup) also reads as empty, and the experts it hid stay
+  // hidden this long.
+  std::chrono::milliseconds negative_cache_ttl{5000};
   std::chrono::milliseconds positive_cache_ttl{5000};
   // Prefixes whose DHT gets one round of the search issues together, at most.
   int64_t prefixes_per_round = 64;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -105,7 +107,31 @@ class ForwardRun {
     for (auto& [key, call] : groups) send(std::move(call));
   }
 
+  // One call per max-batch-size chunk of the rows.
   void send(LaunchedCall call) {
+    const int64_t limit = max_batch_size(*call.expert);
+    if (static_cast<int64_t>(call.rows.size()) <= limit) return send_one(std::move(call));
+    for (size_t begin = 0; begin < call.rows.size(); begin += static_cast<size_t>(limit)) {
+      const size_t end = std::min(call.rows.size(), begin + static_cast<size_t>(limit));
+      LaunchedCall chunk{call.expert, call.expert_key,
+                         std::vector<int64_t>(call.rows.begin() + begin, call.rows.begin() + end),
+                         std::vector<size_t>(call.candidates.begin() + begin,
+                                             call.candidates.begin() + end)};
+      send_one(std::move(chunk));
+    }
+  }
+
+  // The expert's limit when its schema is here; unknown (no split) before its first answer.
+  static int64_t max_batch_size(RemoteExpert& expert) {
+    const std::shared_future<net::Result<ExpertInfo>> info = expert.info_async();
+    if (info.wait_for(std::chrono::seconds(0)) != std::future_status::ready ||
+        !info.get().is_ok()) {
+      return std::numeric_limits<int64_t>::max();
+    }
+    return info.get().value().max_batch_size;
+  }
+
+  void send_one(LaunchedCall call) {
     const size_t id = launched_.size();
     const Tensor batch =
         index_select(inputs_, 0, Tensor::from_vector(call.rows, Shape{static_cast<int64_t>(call.rows.size())}));
@@ -129,6 +155,14 @@ class ForwardRun {
       failure = hive::str_cat("expert ", call.expert->uid(), " returned ",
                               completion.reply.value().size(),
                               " outputs; a DMoE layer needs experts with one output");
+    } else if (policy_.expected_output &&
+               (completion.reply.value()[0].dtype() != policy_.expected_output->dtype ||
+                completion.reply.value()[0].shape() !=
+                    policy_.expected_output->batch_shape(static_cast<int64_t>(call.rows.size())))) {
+      failure = hive::str_cat("expert ", call.expert->uid(), " returned ",
+                              completion.reply.value()[0].dtype(), " ",
+                              completion.reply.value()[0].shape(), ", expected ",
+                              *policy_.expected_output, " (the layer's out_features)");
     } else if (policy_.detect_anomalies == DetectAnomalies::kYes &&
                !all_finite(completion.reply.value()[0])) {
       failure = hive::str_cat("expert ", call.expert->uid(), " returned NaN or Inf");

@@ -2,6 +2,8 @@
 //
 // - each row's first k_best candidates (beam search order) are grouped by expert, and every
 //   expert gets one call with all of its rows;
+// - a call carries at most the expert's max batch size of rows (once its schema is known; an
+//   expert's first call is sent whole), more rows make more calls;
 // - the wait ends when every row has k_min answers, plus at most timeout_after_k_min for
 //   stragglers, and never later than the deadline (forward_timeout);
 // - an expert that fails (an error, a timeout, or with detect_anomalies a NaN/Inf output)
@@ -15,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,6 +25,7 @@
 #include "engine/core/tensor.h"
 #include "moe/client/beam_search.h"
 #include "moe/client/remote_expert_pool.h"
+#include "moe/experts/tensor_schema.h"
 
 namespace hive::moe {
 
@@ -32,6 +36,9 @@ struct ForwardCallPolicy {
   int64_t k_min = 1;
   std::chrono::milliseconds timeout_after_k_min{1000};
   DetectAnomalies detect_anomalies = DetectAnomalies::kNo;
+  // When set, an answer of another dtype or row shape counts as a failed call (the expert is a
+  // peer: its schema may not be what the layer needs).
+  std::optional<TensorSchema> expected_output = std::nullopt;
 };
 
 // A call that answered.

@@ -121,8 +121,8 @@ void RemoteExpert::start_info_fetch(const std::shared_ptr<State>& state) {
         endpoint.call(address, std::string(kInfoMethod), std::move(request), options, finish);
       });
   if (!posted) {
-    // No waiter can be queued yet: the caller holds the mutex until this returns.
-    state->fetch = {};
+    // The failed fetch stays in place (the loop will not take another either), so callers get
+    // this answer rather than an empty future; no waiter is queued yet (the mutex is held).
     promise->set_value(net::Status(net::StatusCode::kUnavailable,
                                    hive::str_cat(state->context, ": the event loop is shutting down")));
   }

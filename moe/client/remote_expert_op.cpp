@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/autograd/grad_mode.h"
 #include "engine/autograd/record.h"
 #include "engine/ops.h"
 #include "moe/client/completion_queue.h"
@@ -124,7 +125,15 @@ std::vector<Tensor> remote_expert_outputs(const Tensor& inputs, const ForwardCal
     outputs.push_back(call.output.detach());
     call_inputs.push_back(index_select(inputs, 0, call.row_index));
   }
-  if (!should_record(std::span<const Tensor>(call_inputs))) return outputs;
+  if (!GradMode::is_enabled() || calls.answered.empty()) return outputs;
+  // The experts train on their backward calls even when the layer's input needs no gradient
+  // (raw data, a frozen stem): a leaf that requires grad keeps the node in the graph then, as
+  // hivemind's DUMMY tensor does.
+  const bool input_needs_grad = should_record(std::span<const Tensor>(call_inputs));
+  std::vector<Tensor> node_inputs = call_inputs;
+  if (!input_needs_grad) {
+    node_inputs.push_back(Tensor::zeros(Shape{}).set_requires_grad(RequiresGrad::kYes));
+  }
 
   std::vector<BackwardCall> backward_calls;
   backward_calls.reserve(calls.answered.size());
@@ -133,10 +142,13 @@ std::vector<Tensor> remote_expert_outputs(const Tensor& inputs, const ForwardCal
         BackwardCall{calls.answered[i].expert, calls.answered[i].rows, call_inputs[i].detach()});
   }
   if (!stats) stats = std::make_shared<BackwardCallStats>();
-  record_op("remote_experts", call_inputs, outputs,
-            [calls = std::move(backward_calls), batch_rows = inputs.size(0), policy,
-             stats](const GradContext& context) {
-              return run_backward_calls(calls, batch_rows, context, policy, *stats);
+  record_op("remote_experts", node_inputs, outputs,
+            [calls = std::move(backward_calls), batch_rows = inputs.size(0), policy, stats,
+             input_needs_grad](const GradContext& context) {
+              std::vector<Tensor> grads =
+                  run_backward_calls(calls, batch_rows, context, policy, *stats);
+              if (!input_needs_grad) grads.emplace_back();  // the leaf's: none
+              return grads;
             });
   return outputs;
 }

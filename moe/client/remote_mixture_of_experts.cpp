@@ -81,7 +81,8 @@ RemoteMixtureOfExperts::Routed RemoteMixtureOfExperts::route_and_call(const Tens
       routed.scores.detach().to(Device::cpu()).to(DType::kF32), config_.beam_size, deadline);
 
   const ForwardCallPolicy policy{config_.k_best, config_.k_min, config_.timeout_after_k_min,
-                                 config_.detect_anomalies};
+                                 config_.detect_anomalies,
+                                 TensorSchema{DType::kF32, Shape{config_.out_features}}};
   routed.calls = run_forward_calls(x.detach(), candidates, pool_, policy, deadline);
   const ForwardCallStats& call_stats = routed.calls.stats;
   ++batches_;
@@ -100,14 +101,6 @@ RemoteMixtureOfExperts::Routed RemoteMixtureOfExperts::route_and_call(const Tens
           call_stats.failed_calls, " failed", describe_failures(routed.calls), ")"));
     }
   }
-  for (const AnsweredCall& call : routed.calls.answered) {
-    const Shape expected{static_cast<int64_t>(call.rows.size()), config_.out_features};
-    HIVE_REQUIRE(call.output.shape() == expected && call.output.dtype() == DType::kF32,
-                 "RemoteMixtureOfExperts: expert ", call.expert->uid(), " returned ",
-                 call.output.dtype(), " ", call.output.shape(), ", expected f32 ", expected,
-                 " (out_features = ", config_.out_features, ")");
-  }
-
   const BackwardCallPolicy backward{config_.backward_k_min, config_.timeout_after_k_min,
                                     config_.backward_timeout, config_.allow_zero_outputs,
                                     config_.detect_anomalies};

@@ -56,6 +56,17 @@ struct RemoteMoeStats {
   uint64_t rows_without_answer = 0;
   uint64_t backward_calls = 0;
   uint64_t failed_backward_calls = 0;
+
+  RemoteMoeStats& operator+=(const RemoteMoeStats& other) {
+    batches += other.batches;
+    forward_calls += other.forward_calls;
+    failed_forward_calls += other.failed_forward_calls;
+    backtracked_rows += other.backtracked_rows;
+    rows_without_answer += other.rows_without_answer;
+    backward_calls += other.backward_calls;
+    failed_backward_calls += other.failed_backward_calls;
+    return *this;
+  }
 };
 
 class RemoteMixtureOfExperts : public nn::UnaryModule {

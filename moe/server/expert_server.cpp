@@ -133,6 +133,9 @@ Status ExpertServer::save_checkpoints() {
         // A failed save must not end the runtime's thread or the server.
         status = Status::error(str_cat("expert ", backend.uid(), ": saving its checkpoint threw: ",
                                        error.what()));
+      } catch (...) {
+        status = Status::error(str_cat("expert ", backend.uid(),
+                                       ": saving its checkpoint threw a non-standard exception"));
       }
     }));
   }
@@ -218,10 +221,13 @@ void ExpertServer::serve_compute(net::IncomingCall call, TaskKind kind) {
     call.responder->respond(found.status());
     return;
   }
+  const ServedExpert& expert = *found.value();
   switch (faults_.draw()) {
     case InjectedFault::kFail:
-      call.responder->respond(net::Status(net::StatusCode::kUnavailable,
-                                          "expert server: a failed call (injected fault)"));
+      call.responder->respond(net::Status(
+          net::StatusCode::kUnavailable,
+          str_cat("expert server: ", call.method, " of expert ", expert.backend->uid(),
+                  " failed on purpose (injected fault, --fail-fraction)")));
       return;
     case InjectedFault::kStall:
       faults_.stall(std::move(call.responder));
@@ -229,7 +235,6 @@ void ExpertServer::serve_compute(net::IncomingCall call, TaskKind kind) {
     case InjectedFault::kNone:
       break;
   }
-  const ServedExpert& expert = *found.value();
   net::Result<int64_t> rows = check_call(*expert.backend, kind, call.request.tensors);
   if (!rows.is_ok()) {
     call.responder->respond(rows.status());

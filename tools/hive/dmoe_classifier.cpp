@@ -31,16 +31,7 @@ Tensor DmoeClassifier::forward(const Tensor& images) {
 
 moe::RemoteMoeStats DmoeClassifier::stats() const {
   moe::RemoteMoeStats total;
-  for (const auto& layer : layers_) {
-    const moe::RemoteMoeStats stats = layer->stats();
-    total.batches += stats.batches;
-    total.forward_calls += stats.forward_calls;
-    total.failed_forward_calls += stats.failed_forward_calls;
-    total.backtracked_rows += stats.backtracked_rows;
-    total.rows_without_answer += stats.rows_without_answer;
-    total.backward_calls += stats.backward_calls;
-    total.failed_backward_calls += stats.failed_backward_calls;
-  }
+  for (const auto& layer : layers_) total += layer->stats();
   return total;
 }
 

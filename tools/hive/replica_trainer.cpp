@@ -84,7 +84,7 @@ void ReplicaTrainer::train(int64_t first, int64_t last,
       loss.backward();
       outcome.loss = static_cast<double>(loss.item<float>());
       outcome.correct = nn::count_correct(logits, batch.labels);
-    } catch (const Error& error) {
+    } catch (const std::exception& error) {
       failure = error.what();
     }
 
@@ -119,6 +119,13 @@ int64_t ReplicaTrainer::count_correct(int64_t batches,
     copy_master_into(*replica);
     replica->set_mode(nn::Mode::kEval);
   }
+  // Back to training mode however the evaluation ends.
+  struct TrainModeAgain {
+    std::vector<nn::UnaryModule*>& replicas;
+    ~TrainModeAgain() {
+      for (nn::UnaryModule* replica : replicas) replica->set_mode(nn::Mode::kTrain);
+    }
+  } train_mode_again{replicas_};
   int64_t correct = 0;
   run_workers(0, batches, [&](nn::UnaryModule& replica, int64_t index) {
     data::Batch batch;
@@ -131,7 +138,6 @@ int64_t ReplicaTrainer::count_correct(int64_t batches,
     std::lock_guard lock(mutex_);
     correct += right;
   });
-  for (nn::UnaryModule* replica : replicas_) replica->set_mode(nn::Mode::kTrain);
   return correct;
 }
 

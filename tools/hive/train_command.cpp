@@ -71,7 +71,13 @@ int run_train(TrainOptions options) {
     return 2;
   }
   set_cpu_threads(options.threads);
-  const std::vector<int64_t> grid = parse_grid(options.grid);
+  std::vector<int64_t> grid;
+  try {
+    grid = parse_grid(options.grid);
+  } catch (const Error& error) {
+    std::fprintf(stderr, "hive train: --grid: %s\n", error.what());
+    return 2;
+  }
   auto initial_peers = parse_initial_peers(options.initial_peers);
   auto identity = load_identity(options.identity);
   if (!initial_peers.is_ok() || !identity.is_ok()) {
@@ -135,14 +141,7 @@ int run_train(TrainOptions options) {
     }
     const auto stats = [&] {
       moe::RemoteMoeStats total = master.stats();
-      for (const auto& replica : replicas) {
-        const moe::RemoteMoeStats one = replica->stats();
-        total.forward_calls += one.forward_calls;
-        total.failed_forward_calls += one.failed_forward_calls;
-        total.backward_calls += one.backward_calls;
-        total.failed_backward_calls += one.failed_backward_calls;
-        total.rows_without_answer += one.rows_without_answer;
-      }
+      for (const auto& replica : replicas) total += replica->stats();
       return total;
     };
 
