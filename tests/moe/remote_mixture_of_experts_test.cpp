@@ -315,6 +315,42 @@ TEST_F(RemoteMixtureTest, SwitchScalesByTheGateProbabilityAndReportsTheBalancing
       << "the gate learns through the output's probability";
 }
 
+TEST_F(RemoteMixtureTest, ExpertsGetBackwardCallsEvenWhenTheInputNeedsNoGradient) {
+  Server& server = add_server();
+  std::vector<std::unique_ptr<ExpertBackend>> backends;
+  for (int64_t i = 0; i < 4; ++i) backends.push_back(backend("ffn", grid_uid(i / 2, i % 2), i));
+  server.serve(std::move(backends));
+  start_trainer({2, 2});
+  RemoteMixtureOfExperts layer(config(), *beam_search_, *pool_, generator_);
+  const Tensor raw_data = random_tensor(Shape{8, kHidden}, 6);  // requires no gradient
+  sum(layer.forward(raw_data)).backward();
+  const RemoteMoeStats stats = layer.stats();
+  EXPECT_GT(stats.backward_calls, 0u);
+  EXPECT_EQ(stats.backward_calls, stats.forward_calls) << "every answering expert trains";
+  EXPECT_TRUE(all_finite(layer.gate().weight().grad()));
+}
+
+TEST_F(RemoteMixtureTest, RowsBeyondAnExpertsMaxBatchSizeGoInSeveralCalls) {
+  Server& server = add_server();
+  std::vector<std::unique_ptr<ExpertBackend>> backends;
+  backends.push_back(std::make_unique<ExpertBackend>(
+      grid_uid(0, 0), test_registry().create("ffn", kHidden, {.seed = 1}).value_or_throw(),
+      ExpertBackendConfig{.max_batch_size = 4, .optimizer = {.type = OptimizerType::kNone}}));
+  server.serve(std::move(backends));
+  start_trainer({1, 1});
+  RemoteMoeConfig settings = config(1);
+  settings.backward_k_min = 1;
+  RemoteMixtureOfExperts layer(settings, *beam_search_, *pool_, generator_);
+  NoGradGuard no_grad;
+  // A first batch within the limit fetches the expert's schema (and so its limit).
+  layer.forward(random_tensor(Shape{3, kHidden}, 7));
+  const uint64_t calls_before = layer.stats().forward_calls;
+  const Tensor out = layer.forward(random_tensor(Shape{10, kHidden}, 8));
+  EXPECT_TRUE(all_finite(out));
+  EXPECT_EQ(layer.stats().forward_calls - calls_before, 3u) << "10 rows in calls of 4, 4 and 2";
+  EXPECT_EQ(layer.stats().failed_forward_calls, 0u);
+}
+
 TEST_F(RemoteMixtureTest, RejectsUnusableSettingsWithTheirNames) {
   add_server();
   start_trainer({2, 2});
