@@ -16,11 +16,11 @@ run() {
   shift
   local started ended output
   started=$(date +%s.%N)
-  output="$(env "$@" tools/swarm.sh "$hive" "${train_args[@]}" | tee /dev/stderr)"
+  output="$(env "$@" tools/swarm.sh "$hive" "${train_args[@]}" 2>&1 | tee /dev/stderr)"
   ended=$(date +%s.%N)
   local accuracy last
   accuracy="$(sed -n 's/^test_accuracy=//p' <<<"$output")"
-  last="$(grep 'test_acc' <<<"$output" | tail -1)"
+  last="$(grep 'test_acc ' <<<"$output" | tail -1)"
   # "... test_acc 0.8820 (15411 samples/s) calls failed 12/129205, 0 steps dropped"
   local samples failed calls dropped killed=false
   samples="$(sed -n 's/.*(\([0-9]*\) samples\/s).*/\1/p' <<<"$last")"
