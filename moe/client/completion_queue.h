@@ -3,6 +3,7 @@
 // every callback, so replies that arrive after the trainer stopped waiting land here harmlessly.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -10,7 +11,23 @@
 #include <optional>
 #include <utility>
 
+#include "moe/client/remote_expert.h"
+
 namespace hive::moe {
+
+// One expert call's reply, tagged with the call's index in its batch.
+struct CallCompletion {
+  size_t call = 0;
+  ExpertReply reply;
+};
+
+// What is left of a batch's time budget, as a call timeout (at least 1 ms: a call must have
+// some timeout, and one that cannot make it fails on its own).
+inline std::chrono::milliseconds remaining_until(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds(1));
+}
 
 template <typename T>
 class CompletionQueue {

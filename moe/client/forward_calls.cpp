@@ -15,11 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Completion {
-  size_t call = 0;
-  ExpertReply reply;
-};
-
 // A call in flight: which rows it carries and from which of their candidates.
 struct LaunchedCall {
   std::shared_ptr<RemoteExpert> expert;
@@ -36,11 +31,6 @@ struct RowState {
 
 std::string expert_key(const ExpertLocation& location) {
   return hive::str_cat(location.uid.to_string(), "@", location.address.to_string());
-}
-
-std::chrono::milliseconds remaining(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return std::max(left, std::chrono::milliseconds(1));
 }
 
 class ForwardRun {
@@ -65,7 +55,7 @@ class ForwardRun {
       if (!stragglers_until && every_row_has_k_min()) {
         stragglers_until = std::min(deadline_, Clock::now() + policy_.timeout_after_k_min);
       }
-      std::optional<Completion> completion =
+      std::optional<CallCompletion> completion =
           queue_->pop_until(stragglers_until.value_or(deadline_));
       if (!completion) break;
       finish(std::move(*completion));
@@ -139,13 +129,13 @@ class ForwardRun {
     launched_.push_back(std::move(call));
     ++in_flight_;
     ++result_.stats.calls;
-    expert->forward(std::span<const Tensor>(&batch, 1), remaining(deadline_),
+    expert->forward(std::span<const Tensor>(&batch, 1), remaining_until(deadline_),
                     [queue = queue_, id](ExpertReply reply) {
-                      queue->push(Completion{id, std::move(reply)});
+                      queue->push(CallCompletion{id, std::move(reply)});
                     });
   }
 
-  void finish(Completion completion) {
+  void finish(CallCompletion completion) {
     --in_flight_;
     LaunchedCall& call = launched_[completion.call];
     std::string failure;
@@ -222,8 +212,8 @@ class ForwardRun {
   std::vector<LaunchedCall> launched_;
   std::set<std::string> failed_experts_;
   int64_t in_flight_ = 0;
-  std::shared_ptr<CompletionQueue<Completion>> queue_ =
-      std::make_shared<CompletionQueue<Completion>>();
+  std::shared_ptr<CompletionQueue<CallCompletion>> queue_ =
+      std::make_shared<CompletionQueue<CallCompletion>>();
   ForwardCalls result_;
 };
 

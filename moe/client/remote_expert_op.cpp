@@ -14,11 +14,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Completion {
-  size_t call = 0;
-  ExpertReply reply;
-};
-
 // What backward needs of one answered call.
 struct BackwardCall {
   std::shared_ptr<RemoteExpert> expert;
@@ -26,17 +21,12 @@ struct BackwardCall {
   Tensor inputs;  // the rows it was sent, without history
 };
 
-std::chrono::milliseconds remaining(Clock::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return std::max(left, std::chrono::milliseconds(1));
-}
-
 std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, int64_t batch_rows,
                                        const GradContext& context,
                                        const BackwardCallPolicy& policy,
                                        BackwardCallStats& stats) {
   const Clock::time_point deadline = Clock::now() + policy.backward_timeout;
-  auto queue = std::make_shared<CompletionQueue<Completion>>();
+  auto queue = std::make_shared<CompletionQueue<CallCompletion>>();
   std::vector<int64_t> covering(static_cast<size_t>(batch_rows), 0);
   std::vector<int64_t> answered(static_cast<size_t>(batch_rows), 0);
   std::vector<int64_t> pending(static_cast<size_t>(batch_rows), 0);
@@ -53,9 +43,9 @@ std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, i
     ++in_flight;
     ++stats.calls;
     calls[i].expert->backward(std::span<const Tensor>(&calls[i].inputs, 1),
-                              std::span<const Tensor>(&grad_output, 1), remaining(deadline),
+                              std::span<const Tensor>(&grad_output, 1), remaining_until(deadline),
                               [queue, i](ExpertReply reply) {
-                                queue->push(Completion{i, std::move(reply)});
+                                queue->push(CallCompletion{i, std::move(reply)});
                               });
   }
   const auto needed = [&](size_t row) {
@@ -74,7 +64,7 @@ std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, i
     if (!stragglers_until && every_row_has_k_min()) {
       stragglers_until = std::min(deadline, Clock::now() + policy.timeout_after_k_min);
     }
-    std::optional<Completion> completion = queue->pop_until(stragglers_until.value_or(deadline));
+    std::optional<CallCompletion> completion = queue->pop_until(stragglers_until.value_or(deadline));
     if (!completion) break;
     --in_flight;
     const BackwardCall& call = calls[completion->call];

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "moe/schema/expert_location_generated.h"
+#include "net/wire/flatbuffer_bytes.h"
 
 namespace hive::moe {
 namespace {
@@ -31,28 +32,25 @@ std::vector<std::byte> encode_expert_location(const ExpertLocation& location) {
       builder.CreateVector(reinterpret_cast<const uint8_t*>(peer.data()), peer.size());
   builder.Finish(wire::CreateExpertLocation(builder, uid, address_text, peer_bytes),
                  wire::ExpertLocationIdentifier());
-  const auto* data = reinterpret_cast<const std::byte*>(builder.GetBufferPointer());
-  return {data, data + builder.GetSize()};
+  return net::finished_bytes(builder);
 }
 
 Result<ExpertLocation> decode_expert_location(std::span<const std::byte> value) {
-  // The verifier requires aligned offsets; a value may sit anywhere in a received datagram.
-  std::vector<uint32_t> aligned((value.size() + sizeof(uint32_t) - 1) / sizeof(uint32_t));
-  if (!value.empty()) std::memcpy(aligned.data(), value.data(), value.size());
-  const auto* data = reinterpret_cast<const uint8_t*>(aligned.data());
-  if (value.size() < fb::kFileIdentifierLength + sizeof(fb::uoffset_t) ||
-      !wire::ExpertLocationBufferHasIdentifier(data)) {
-    return Status::error(str_cat("expert location: a value of ", value.size(),
-                                 " bytes is not an expert location (file identifier ",
-                                 wire::ExpertLocationIdentifier(), " missing)"));
+  // A value may sit anywhere in a received datagram: CheckedFlatBuffer aligns it if needed.
+  const net::CheckedFlatBuffer buffer(value, wire::ExpertLocationIdentifier(),
+                                      {kMaxDepth, kMaxTables}, wire::VerifyExpertLocationBuffer);
+  switch (buffer.check()) {
+    case net::FlatBufferCheck::kOk: break;
+    case net::FlatBufferCheck::kMissingIdentifier:
+      return Status::error(str_cat("expert location: a value of ", value.size(),
+                                   " bytes is not an expert location (file identifier ",
+                                   wire::ExpertLocationIdentifier(), " missing)"));
+    case net::FlatBufferCheck::kFailsVerification:
+      return Status::error(str_cat("expert location: a value of ", value.size(),
+                                   " bytes is not an expert location (fails FlatBuffers "
+                                   "verification)"));
   }
-  fb::Verifier verifier(data, value.size(), kMaxDepth, kMaxTables);
-  if (!wire::VerifyExpertLocationBuffer(verifier)) {
-    return Status::error(str_cat("expert location: a value of ", value.size(),
-                                 " bytes is not an expert location (fails FlatBuffers "
-                                 "verification)"));
-  }
-  const wire::ExpertLocation& root = *wire::GetExpertLocation(data);
+  const wire::ExpertLocation& root = buffer.root<wire::ExpertLocation>();
   if (root.uid() == nullptr) return Status::error("expert location: the uid is missing");
   if (root.address() == nullptr) return Status::error("expert location: the address is missing");
   if (root.peer() == nullptr) return Status::error("expert location: the peer id is missing");
