@@ -145,7 +145,7 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, AxisLayout layout, const T
     fill(out, op == ReduceOp::kMean ? std::numeric_limits<double>::quiet_NaN() : 0.0);
     return;
   }
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     const T* in = static_cast<const T*>(x.raw_data());
     T* result = static_cast<T*>(out.raw_data());
     if (op != ReduceOp::kMax && layout.inner > 1) {
@@ -157,14 +157,14 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, AxisLayout layout, const T
 }
 
 void CpuBackend::softmax(SoftmaxKind kind, const Tensor& x, AxisLayout layout, const Tensor& out) {
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     softmax_lines(kind, static_cast<const T*>(x.raw_data()), layout, static_cast<T*>(out.raw_data()));
   });
 }
 
 void CpuBackend::softmax_backward(SoftmaxKind kind, const Tensor& y, const Tensor& grad_y,
                                   AxisLayout layout, const Tensor& grad_x) {
-  cpu::dispatch_floating(y.dtype(), [&]<typename T>() {
+  dispatch_floating(y.dtype(), [&]<typename T>() {
     softmax_backward_lines(kind, static_cast<const T*>(y.raw_data()),
                            static_cast<const T*>(grad_y.raw_data()), layout,
                            static_cast<T*>(grad_x.raw_data()));
@@ -176,8 +176,8 @@ void CpuBackend::cross_entropy(const Tensor& logits, const Tensor& labels, const
   const int64_t rows = logits.size(0);
   const int64_t classes = logits.size(1);
   float* lse = log_sum_exp.data<float>();
-  cpu::dispatch_floating(logits.dtype(), [&]<typename T>() {
-    cpu::dispatch_index(labels.dtype(), [&]<typename I>() {
+  dispatch_floating(logits.dtype(), [&]<typename T>() {
+    dispatch_index(labels.dtype(), [&]<typename I>() {
       const T* in = static_cast<const T*>(logits.raw_data());
       const I* label = static_cast<const I*>(labels.raw_data());
       const int64_t grain = std::max<int64_t>(1, cpu::kElementwiseGrain / std::max<int64_t>(classes, 1));
@@ -214,8 +214,8 @@ void CpuBackend::cross_entropy_backward(const Tensor& logits, const Tensor& labe
   const int64_t classes = logits.size(1);
   const float* lse = log_sum_exp.data<float>();
   const float scale = grad_loss.data<float>()[0] / static_cast<float>(rows);
-  cpu::dispatch_floating(logits.dtype(), [&]<typename T>() {
-    cpu::dispatch_index(labels.dtype(), [&]<typename I>() {
+  dispatch_floating(logits.dtype(), [&]<typename T>() {
+    dispatch_index(labels.dtype(), [&]<typename I>() {
       const T* in = static_cast<const T*>(logits.raw_data());
       const I* label = static_cast<const I*>(labels.raw_data());
       T* out = static_cast<T*>(grad_logits.raw_data());

@@ -97,7 +97,7 @@ void map_binary(const Tensor& a, const Tensor& b, const Tensor& out, const F& f)
 }  // namespace
 
 void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out) {
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     switch (op) {
       case UnaryOp::kRelu: return map_unary<T>(x, out, [](float v) { return v > 0.0f ? v : 0.0f; });
       case UnaryOp::kGelu: return map_unary<T>(x, out, [](float v) { return gelu_tanh(v, cpu::fast_exp); });
@@ -114,7 +114,7 @@ void CpuBackend::unary(UnaryOp op, const Tensor& x, const Tensor& out) {
 
 void CpuBackend::unary_backward(UnaryOp op, const Tensor& grad_out, const Tensor& x,
                                 const Tensor& y, const Tensor& grad_x) {
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     switch (op) {
       case UnaryOp::kRelu:
         return map_derivative<T>(grad_out, x, y, grad_x,
@@ -141,7 +141,7 @@ void CpuBackend::unary_backward(UnaryOp op, const Tensor& grad_out, const Tensor
 }
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
-  cpu::dispatch_floating(a.dtype(), [&]<typename T>() {
+  dispatch_floating(a.dtype(), [&]<typename T>() {
     switch (op) {
       case BinaryOp::kAdd: return map_binary<T>(a, b, out, [](float x, float y) { return x + y; });
       case BinaryOp::kSub: return map_binary<T>(a, b, out, [](float x, float y) { return x - y; });
@@ -152,13 +152,13 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
 }
 
 void CpuBackend::affine(const Tensor& x, float scale, float shift, const Tensor& out) {
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     map_unary<T>(x, out, [scale, shift](float v) { return scale * v + shift; });
   });
 }
 
 void CpuBackend::sum_to(const Tensor& x, const Tensor& out) {
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     const T* in = static_cast<const T*>(x.raw_data());
     T* result = static_cast<T*>(out.raw_data());
     // Walk x; stride_b maps each element of x to the element of out it is summed into.
@@ -214,7 +214,7 @@ void CpuBackend::sum_of_squares(std::span<const Tensor> tensors, const Tensor& o
   for (size_t t = 0; t < tensors.size(); ++t) {
     const Tensor& x = tensors[t];
     double total = 0.0;
-    cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+    dispatch_floating(x.dtype(), [&]<typename T>() {
       const T* in = static_cast<const T*>(x.raw_data());
       const int64_t chunks = cpu::parallel_chunks(x.numel(), cpu::kElementwiseGrain);
       std::vector<double> partials(static_cast<size_t>(chunks), 0.0);
@@ -238,7 +238,7 @@ void CpuBackend::sum_of_squares(std::span<const Tensor> tensors, const Tensor& o
 }
 
 void CpuBackend::dropout(const Tensor& x, float p, uint64_t seed, const Tensor& out) {
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     const T* in = static_cast<const T*>(x.raw_data());
     T* result = static_cast<T*>(out.raw_data());
     const float keep_scale = 1.0f / (1.0f - p);

@@ -82,7 +82,7 @@ void CpuBackend::gemm(const GemmArgs& args) {
                   args.bias.defined() ? args.bias.data<float>() : nullptr);
     return;
   }
-  cpu::dispatch_floating(args.out.dtype(), [&]<typename T>() {
+  dispatch_floating(args.out.dtype(), [&]<typename T>() {
     const std::vector<float> a = widen<T>(args.a);
     const std::vector<float> b = widen<T>(args.b);
     std::vector<float> out = args.beta != 0.0f ? widen<T>(args.out)

@@ -41,7 +41,7 @@ void CpuBackend::index_select(const Tensor& x, AxisLayout layout, const Tensor& 
   const size_t slice_bytes = static_cast<size_t>(layout.inner) * element;
   const auto* in = static_cast<const std::byte*>(x.raw_data());
   auto* result = static_cast<std::byte*>(out.raw_data());
-  cpu::dispatch_index(index.dtype(), [&]<typename I>() {
+  dispatch_index(index.dtype(), [&]<typename I>() {
     const I* positions = static_cast<const I*>(index.raw_data());
     const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(static_cast<int64_t>(slice_bytes), 1));
     cpu::parallel_for(layout.outer * count, grain, [&](int64_t begin, int64_t end) {
@@ -59,8 +59,8 @@ void CpuBackend::index_select(const Tensor& x, AxisLayout layout, const Tensor& 
 void CpuBackend::index_add(const Tensor& out, AxisLayout layout, const Tensor& index,
                            const Tensor& src) {
   const int64_t count = index.numel();
-  cpu::dispatch_floating(out.dtype(), [&]<typename T>() {
-    cpu::dispatch_index(index.dtype(), [&]<typename I>() {
+  dispatch_floating(out.dtype(), [&]<typename T>() {
+    dispatch_index(index.dtype(), [&]<typename I>() {
       const I* positions = static_cast<const I*>(index.raw_data());
       const T* source = static_cast<const T*>(src.raw_data());
       T* target = static_cast<T*>(out.raw_data());
@@ -77,8 +77,8 @@ void CpuBackend::index_add(const Tensor& out, AxisLayout layout, const Tensor& i
 
 void CpuBackend::gather(const Tensor& x, AxisLayout layout, const Tensor& index, const Tensor& out) {
   const int64_t count = index.numel() / std::max<int64_t>(layout.outer * layout.inner, 1);
-  cpu::dispatch_all(x.dtype(), [&]<typename T>() {
-    cpu::dispatch_index(index.dtype(), [&]<typename I>() {
+  dispatch_all(x.dtype(), [&]<typename T>() {
+    dispatch_index(index.dtype(), [&]<typename I>() {
       const T* in = static_cast<const T*>(x.raw_data());
       const I* positions = static_cast<const I*>(index.raw_data());
       T* result = static_cast<T*>(out.raw_data());
@@ -96,8 +96,8 @@ void CpuBackend::gather(const Tensor& x, AxisLayout layout, const Tensor& index,
 void CpuBackend::scatter_add(const Tensor& out, AxisLayout layout, const Tensor& index,
                              const Tensor& src) {
   const int64_t count = index.numel() / std::max<int64_t>(layout.outer * layout.inner, 1);
-  cpu::dispatch_floating(out.dtype(), [&]<typename T>() {
-    cpu::dispatch_index(index.dtype(), [&]<typename I>() {
+  dispatch_floating(out.dtype(), [&]<typename T>() {
+    dispatch_index(index.dtype(), [&]<typename I>() {
       const I* positions = static_cast<const I*>(index.raw_data());
       const T* source = static_cast<const T*>(src.raw_data());
       T* target = static_cast<T*>(out.raw_data());
@@ -158,7 +158,7 @@ void CpuBackend::topk(const Tensor& x, int64_t k, const Tensor& values, const Te
   const int64_t width = x.size(-1);
   const int64_t rows = width == 0 ? 0 : x.numel() / width;
   if (k == 0) return;
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     const T* in = static_cast<const T*>(x.raw_data());
     T* top_values = static_cast<T*>(values.raw_data());
     int64_t* top_indices = indices.data<int64_t>();

@@ -23,7 +23,7 @@ void CpuBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor&
   const int64_t rows = features == 0 ? 0 : x.numel() / features;
   float* row_mean = mean.data<float>();
   float* row_rstd = rstd.data<float>();
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     const T* in = static_cast<const T*>(x.raw_data());
     const T* w = weight.defined() ? static_cast<const T*>(weight.raw_data()) : nullptr;
     const T* b = bias.defined() ? static_cast<const T*>(bias.raw_data()) : nullptr;
@@ -69,7 +69,7 @@ void CpuBackend::layer_norm_backward(const Tensor& grad_out, const Tensor& x, co
   const float* row_mean = mean.data<float>();
   const float* row_rstd = rstd.data<float>();
   const bool want_params = grad_weight.defined() || grad_bias.defined();
-  cpu::dispatch_floating(x.dtype(), [&]<typename T>() {
+  dispatch_floating(x.dtype(), [&]<typename T>() {
     const T* dy = static_cast<const T*>(grad_out.raw_data());
     const T* in = static_cast<const T*>(x.raw_data());
     const T* w = weight.defined() ? static_cast<const T*>(weight.raw_data()) : nullptr;

@@ -87,8 +87,8 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
 }
 
 void CpuBackend::cast(const Tensor& src, const Tensor& dst) {
-  cpu::dispatch_all(src.dtype(), [&]<typename Src>() {
-    cpu::dispatch_all(dst.dtype(), [&]<typename Dst>() {
+  dispatch_all(src.dtype(), [&]<typename Src>() {
+    dispatch_all(dst.dtype(), [&]<typename Dst>() {
       const Src* from = static_cast<const Src*>(src.raw_data());
       Dst* to = static_cast<Dst*>(dst.raw_data());
       cpu::parallel_for(src.numel(), cpu::kElementwiseGrain, [&](int64_t begin, int64_t end) {
@@ -99,7 +99,7 @@ void CpuBackend::cast(const Tensor& src, const Tensor& dst) {
 }
 
 void CpuBackend::fill(const Tensor& out, double value) {
-  cpu::dispatch_all(out.dtype(), [&]<typename T>() {
+  dispatch_all(out.dtype(), [&]<typename T>() {
     T* data = static_cast<T*>(out.raw_data());
     // Integers come straight from the double: through float, values above 2^24 would round.
     T element;
@@ -115,14 +115,14 @@ void CpuBackend::fill(const Tensor& out, double value) {
 }
 
 void CpuBackend::arange(const Tensor& out) {
-  cpu::dispatch_all(out.dtype(), [&]<typename T>() {
+  dispatch_all(out.dtype(), [&]<typename T>() {
     T* data = static_cast<T*>(out.raw_data());
     for (int64_t i = 0; i < out.numel(); ++i) data[i] = convert<T>(i);
   });
 }
 
 void CpuBackend::fill_uniform(const Tensor& out, RandomStream stream, double low, double high) {
-  cpu::dispatch_floating(out.dtype(), [&]<typename T>() {
+  dispatch_floating(out.dtype(), [&]<typename T>() {
     T* data = static_cast<T*>(out.raw_data());
     const auto base = static_cast<float>(low);
     const auto width = static_cast<float>(high - low);
@@ -139,7 +139,7 @@ void CpuBackend::fill_uniform(const Tensor& out, RandomStream stream, double low
 }
 
 void CpuBackend::fill_normal(const Tensor& out, RandomStream stream, double mean, double stddev) {
-  cpu::dispatch_floating(out.dtype(), [&]<typename T>() {
+  dispatch_floating(out.dtype(), [&]<typename T>() {
     T* data = static_cast<T*>(out.raw_data());
     const auto center = static_cast<float>(mean);
     const auto spread = static_cast<float>(stddev);
