@@ -7,6 +7,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/indexing.h"
 #include "engine/ops/matmul.h"
+#include "engine/ops/moe_gating.h"
 #include "engine/ops/normalization.h"
 #include "engine/ops/reduction.h"
 #include "engine/ops/shape_ops.h"

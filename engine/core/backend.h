@@ -29,6 +29,11 @@ enum class ReduceOp : uint8_t { kSum, kMean, kMax };
 enum class SoftmaxKind : uint8_t { kSoftmax, kLogSoftmax };
 enum class Transpose : uint8_t { kNo, kYes };
 
+// Limits of grid_topk: grid dimensions, and experts chosen per row (the CUDA kernel keeps the
+// grid's sizes and each row's choices in registers).
+inline constexpr size_t kMaxGatingGridDimensions = 8;
+inline constexpr int64_t kMaxGatingK = 32;
+
 // out[b] = alpha * op(a[b]) @ op(b[b]) + beta * out[b] (+ bias broadcast over rows), for b in
 // [0, batch). op() transposes when asked. A batch stride of 0 reuses one matrix for every b.
 // Shapes: op(a) is [m, k], op(b) is [k, n], out is [m, n]; bias, when defined, is [n].
@@ -172,6 +177,24 @@ class Backend {
   // The k largest along the last axis, in descending order; ties keep the lower index first and
   // NaN counts as the largest value (as PyTorch). indices are i64.
   virtual void topk(const Tensor& x, int64_t k, const Tensor& values, const Tensor& indices) = 0;
+
+  // --- Mixture-of-Experts gating ---
+  // Experts sit on a grid of at most kMaxGatingGridDimensions dimensions and fewer than 2^31
+  // experts; expert e's score is the sum of its row-major coordinates' scores, added in float,
+  // dimension 0 first, then 1, ... . dimension_scores is float [n, sum(grid)]: grid[0] scores of
+  // dimension 0, then grid[1] of dimension 1, ... . Writes indices (i64 [n, k], with
+  // 1 <= k <= min(kMaxGatingK, prod(grid))): each row's k best experts, best first, in topk's
+  // order over the expert scores (ties lower index first, NaN largest); and weights ([n, k],
+  // dimension_scores' dtype): softmax, in float, over those k scores rounded to that dtype (the
+  // values topk would give). The [n, prod(grid)] expert scores are never stored.
+  virtual void grid_topk(const Tensor& dimension_scores, std::span<const int64_t> grid, int64_t k,
+                         const Tensor& indices, const Tensor& weights) = 0;
+  // Writes grad_dimension_scores ([n, sum(grid)], weights' dtype): with g_j = w_j * (gw_j -
+  // sum_i w_i gw_i), the softmax gradient of chosen expert j, every chosen expert adds g_j to its
+  // coordinate's entry in each dimension; entries no chosen expert uses are 0.
+  virtual void grid_topk_backward(const Tensor& grad_weights, const Tensor& weights,
+                                  const Tensor& indices, std::span<const int64_t> grid,
+                                  const Tensor& grad_dimension_scores) = 0;
 
   // --- Optimizers: one call updates a whole list of parameters in place ---
   virtual void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) = 0;

@@ -1,6 +1,6 @@
 // The CPU backend: OpenBLAS for matrix products, OpenMP-parallel loops for everything else.
 // Its methods are defined by kernel family in this folder (memory.cpp, elementwise.cpp,
-// gemm.cpp, axis_kernels.cpp, layer_norm.cpp, indexing.cpp, optimizers.cpp).
+// gemm.cpp, axis_kernels.cpp, layer_norm.cpp, indexing.cpp, moe_gating.cpp, optimizers.cpp).
 #pragma once
 
 #include "engine/core/backend.h"
@@ -57,6 +57,12 @@ class CpuBackend final : public Backend {
   void concat(std::span<const Tensor> inputs, int axis, const Tensor& out) override;
   void split(const Tensor& x, int axis, std::span<const Tensor> outputs) override;
   void topk(const Tensor& x, int64_t k, const Tensor& values, const Tensor& indices) override;
+
+  void grid_topk(const Tensor& dimension_scores, std::span<const int64_t> grid, int64_t k,
+                 const Tensor& indices, const Tensor& weights) override;
+  void grid_topk_backward(const Tensor& grad_weights, const Tensor& weights, const Tensor& indices,
+                          std::span<const int64_t> grid,
+                          const Tensor& grad_dimension_scores) override;
 
   void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) override;
   void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) override;

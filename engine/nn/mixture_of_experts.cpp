@@ -1,8 +1,10 @@
 #include "engine/nn/mixture_of_experts.h"
 
+#include <algorithm>
 #include <numeric>
 #include <string>
 
+#include "engine/core/backend.h"
 #include "engine/nn/moe_dispatch.h"
 #include "engine/ops.h"
 
@@ -48,8 +50,10 @@ MixtureOfExperts::MixtureOfExperts(MoeConfig config, const ExpertFactory& make_e
     HIVE_REQUIRE(size > 0, "MixtureOfExperts: grid dimension of size ", size);
   }
   const int64_t experts = product(config_.grid);
-  HIVE_REQUIRE(config_.k >= 1 && config_.k <= experts, "MixtureOfExperts: k = ", config_.k,
-               " is outside [1, ", experts, "]");
+  const int64_t max_k = std::min(experts, kMaxGatingK);
+  HIVE_REQUIRE(config_.k >= 1 && config_.k <= max_k, "MixtureOfExperts: k = ", config_.k,
+               " is outside [1, ", max_k, "] (", experts, " experts; the gating chooses at most ",
+               kMaxGatingK, " per row)");
   gate_ = register_module("gate", std::make_shared<Linear>(config_.in_features, total(config_.grid),
                                                             generator));
   experts_ = register_module("experts", std::make_shared<ModuleList>());
@@ -64,8 +68,10 @@ Routing MixtureOfExperts::route(const Tensor& x) {
   HIVE_REQUIRE(x.defined() && x.rank() == 2 && x.size(1) == config_.in_features,
                "MixtureOfExperts: input has shape ", x.defined() ? str_cat(x.shape()) : std::string("undefined"),
                ", expected [n, ", config_.in_features, "]");
-  const TopK best = topk(grid_scores(gate_->forward(x), config_.grid), config_.k);
-  return {best.indices, softmax(best.values, -1)};
+  // Fused: the same choice and weights as topk(grid_scores(...)) + softmax, without building
+  // every expert's score.
+  const GridTopK gating = grid_topk(gate_->forward(x), config_.grid, config_.k);
+  return {gating.indices, gating.weights};
 }
 
 Tensor MixtureOfExperts::forward(const Tensor& x) {
