@@ -16,7 +16,8 @@ std::array<Backend*, 2>& registry() {
 Backend& backend_for(Device device) {
   Backend* backend = registry()[static_cast<size_t>(device.type)];
   HIVE_REQUIRE(backend != nullptr, "no backend for device ", device,
-               ": hive was built without CUDA, or the CUDA backend was not registered at start-up");
+               ": this machine has no CUDA device, hive was built without CUDA, or the program did not "
+               "register the CUDA backend at start-up (hive::cuda::register_backend)");
   return *backend;
 }
 

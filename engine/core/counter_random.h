@@ -1,6 +1,7 @@
 // Counter-based random numbers: the value at (seed, index) depends on nothing else, so any
 // thread of any device can draw element i of a stream directly. The CPU and CUDA backends use
-// these same functions, which is why a seeded randn or dropout mask is identical on both.
+// these same functions, which is why a seeded rand or dropout mask is identical on both (randn
+// too, up to the last-ulp differences between CUDA's and the C library's logf/cosf/sqrtf).
 //
 // The stream is splitmix64 (a Weyl sequence through a 64-bit mixer) started at mix64(seed).
 #pragma once

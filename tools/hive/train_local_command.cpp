@@ -1,10 +1,11 @@
-// `hive train-local`: trains the Fashion-MNIST classifier with a local MoE layer on the CPU,
-// evaluates on the 10k test images after every epoch, and can checkpoint and resume.
+// `hive train-local`: trains the Fashion-MNIST classifier with a local MoE layer on the CPU or a
+// GPU (--device), evaluates on the 10k test images after every epoch, and can checkpoint and resume.
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/core/backend.h"
 #include "engine/cpu/cpu_threads.h"
 #include "engine/data/batches.h"
 #include "engine/data/fashion_mnist.h"
@@ -35,16 +36,24 @@ struct TrainLocalOptions {
   int threads = 0;
   std::string checkpoint_dir;
   std::string grid = "4x4";
+  std::string device = "cpu";
   ClassifierConfig model;
 };
 
-double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split, int64_t batch_size) {
+// Batches come from the dataset on the CPU; the model may live elsewhere.
+data::Batch on_device(data::Batch batch, Device device) {
+  return {batch.inputs.to(device), batch.labels.to(device)};
+}
+
+double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split, int64_t batch_size,
+                Device device) {
   NoGradGuard no_grad;
   model.set_mode(nn::Mode::kEval);
   const int64_t rows = split.images.size(0);
   int64_t correct = 0;
   for (int64_t index = 0; index * batch_size < rows; ++index) {
-    const data::Batch batch = data::sequential_batch(split.images, split.labels, batch_size, index);
+    const data::Batch batch = on_device(
+        data::sequential_batch(split.images, split.labels, batch_size, index), device);
     correct += nn::count_correct(model.forward(batch.inputs), batch.labels);
   }
   model.set_mode(nn::Mode::kTrain);
@@ -54,6 +63,8 @@ double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split,
 int run_train_local(TrainLocalOptions options) {
   if (options.threads > 0) set_cpu_threads(options.threads);
   options.model.grid = parse_grid(options.grid);
+  const Device device = Device::parse(options.device);
+  backend_for(device);  // a clear error now when this build or machine cannot compute there
   data::FashionMnist dataset = data::load_fashion_mnist(options.data_dir).value_or_throw();
   if (options.train_limit > 0 && options.train_limit < dataset.train.images.size(0)) {
     dataset.train.images = dataset.train.images.rows(0, options.train_limit);
@@ -61,6 +72,7 @@ int run_train_local(TrainLocalOptions options) {
   }
 
   FashionMnistClassifier model(options.model);
+  model.to(device);
   data::ShuffledBatches batches(dataset.train.images, dataset.train.labels, options.batch_size,
                                 options.model.seed);
   const int64_t steps_per_epoch = batches.batches_per_epoch();
@@ -73,12 +85,13 @@ int run_train_local(TrainLocalOptions options) {
                                           total_steps);
   std::fprintf(stderr,
                "train-local: %lld parameters, %lld experts (grid %s, k=%lld), %lld training rows, "
-               "%lld test rows, %d threads\n",
+               "%lld test rows, %d threads, on %s\n",
                static_cast<long long>(model.parameter_count()),
                static_cast<long long>(grid_size(options.model.grid)), options.grid.c_str(),
                static_cast<long long>(options.model.k),
                static_cast<long long>(dataset.train.images.size(0)),
-               static_cast<long long>(dataset.test.images.size(0)), cpu_threads());
+               static_cast<long long>(dataset.test.images.size(0)), cpu_threads(),
+               device.str().c_str());
 
   int first_epoch = 0;
   if (!options.checkpoint_dir.empty() &&
@@ -90,7 +103,7 @@ int run_train_local(TrainLocalOptions options) {
                  options.checkpoint_dir.c_str(), first_epoch);
   }
 
-  double test_accuracy = first_epoch > 0 ? evaluate(model, dataset.test, 1000) : 0.0;
+  double test_accuracy = first_epoch > 0 ? evaluate(model, dataset.test, 1000, device) : 0.0;
   for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
     ProgressBar progress(str_cat("epoch ", epoch + 1, "/", options.epochs), steps_per_epoch);
     double loss_sum = 0.0;
@@ -98,7 +111,7 @@ int run_train_local(TrainLocalOptions options) {
     int64_t seen = 0;
     for (int64_t index = 0; index < steps_per_epoch; ++index) {
       optimizer.set_lr(schedule.lr_at(epoch * steps_per_epoch + index));
-      const data::Batch batch = batches.batch(epoch, index);
+      const data::Batch batch = on_device(batches.batch(epoch, index), device);
       const Tensor logits = model.forward(batch.inputs);
       const Tensor loss = cross_entropy(logits, batch.labels);
       optimizer.zero_grad();
@@ -114,7 +127,7 @@ int run_train_local(TrainLocalOptions options) {
                                         static_cast<double>(seen) / progress.elapsed_seconds()));
     }
     const double train_seconds = progress.elapsed_seconds();
-    test_accuracy = evaluate(model, dataset.test, 1000);
+    test_accuracy = evaluate(model, dataset.test, 1000, device);
     progress.finish(format("loss %.4f acc %.4f test_acc %.4f (%.0f samples/s)", loss_sum / seen,
                            static_cast<double>(correct) / seen, test_accuracy, seen / train_seconds));
     if (!options.checkpoint_dir.empty()) {
@@ -133,7 +146,7 @@ Command add_train_local_command(CLI::App& app) {
   auto options = std::make_shared<TrainLocalOptions>();
   CLI::App* command = app.add_subcommand(
       "train-local",
-      "Train an MLP with a local mixture-of-experts layer on Fashion-MNIST (CPU); prints "
+      "Train an MLP with a local mixture-of-experts layer on Fashion-MNIST (CPU or GPU); prints "
       "test_accuracy=<float> at the end");
   command->add_option("--data-dir", options->data_dir, "Fashion-MNIST IDX files")->capture_default_str();
   command->add_option("--epochs", options->epochs, "Passes over the training set")
@@ -151,6 +164,8 @@ Command add_train_local_command(CLI::App& app) {
   command->add_option("--hidden", options->model.hidden, "Width of the MoE layer and its experts")
       ->capture_default_str()->check(CLI::PositiveNumber);
   command->add_option("--grid", options->grid, "Expert grid, e.g. 4x4 or 8x8")->capture_default_str();
+  command->add_option("--device", options->device, "cpu, or cuda[:N] in a build with CUDA")
+      ->capture_default_str();
   command->add_option("--k", options->model.k, "Experts per row")->capture_default_str()->check(CLI::PositiveNumber);
   command->add_option("--dropout", options->model.dropout, "Dropout before the MoE layer")
       ->capture_default_str()->check(CLI::Range(0.0, 0.99));
