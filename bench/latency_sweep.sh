@@ -2,13 +2,15 @@
 # Training throughput against network latency: a swarm (one `hive dht`, SERVERS `hive serve`)
 # in one Linux network namespace, `hive train` in another, joined by one veth pair whose two
 # ends carry a `tc netem` delay. For every delay (and once more with packet loss) it starts a
-# fresh swarm, trains one epoch over the first --train-limit rows with --in-flight batches in
-# flight, and reads the samples/s of the trainer's last progress line. The result, with each
+# fresh swarm, trains --epochs epochs over the first --train-limit rows with --in-flight batches
+# in flight, and reads the samples/s of the trainer's last epoch (later epochs start with the DHT
+# lookups done and weigh the filling of the pipeline less). The result, with each
 # point's ratio to the 0 ms point, goes to bench/results/latency_sweep.json. The goal the issue
 # sets: with enough batches in flight, samples/s at 200 ms >= 80% of samples/s at 0 ms.
 #
 #   sudo bench/latency_sweep.sh HIVE_BINARY [--delays 0,50,100,200] [--loss-pct 1]
-#       [--loss-delay-ms 100] [--in-flight 64] [--train-limit 60000] [--output FILE]
+#       [--loss-delay-ms 100] [--in-flight 64] [--train-limit 60000] [--epochs 1] [--emulate]
+#       [--output FILE]
 #
 # Delay: DELAY_MS is the round trip the link adds. Half of it is netem's delay on each veth end
 # (each direction waits DELAY_MS/2), so it holds for replies as for requests. Loss: netem drops
@@ -16,12 +18,15 @@
 #
 # Environment (flags win; defaults in brackets): DELAYS_MS [0,50,100,200], LOSS_PCT [1],
 # LOSS_DELAY_MS [100] (the delay of the run with loss; LOSS_PCT 0: no such run), IN_FLIGHT [64],
-# TRAIN_LIMIT [60000, the whole set: many more steps than batches in flight, so filling and
-# draining the pipeline weigh little], SERVERS [4], EXPERTS_PER_SERVER [16], GRID [8x8],
+# TRAIN_LIMIT [60000, the whole set], EPOCHS [1], SERVERS [4], EXPERTS_PER_SERVER [16], GRID [8x8],
 # HIDDEN [64], TRAIN_FLAGS (extra `hive train` flags), OUTPUT [bench/results/latency_sweep.json],
 # LOG_DIR [a fresh temporary directory: every process's output].
 # HIVE_LATENCY_SWEEP_NO_NETEM=1: for kernels without sch_netem; runs the 0 ms point alone, with
 # no qdisc at all, and writes to a temporary file unless OUTPUT/--output says where.
+# --emulate (or HIVE_LATENCY_SWEEP_EMULATE=1): for kernels without sch_netem; the same
+# namespaces with a plain link, and the trainer holds every reply it gets (experts' and the
+# DHT's) for DELAY_MS (`hive train --emulate-round-trip-ms`): what a trainer observes of a link
+# with that round trip. It cannot drop packets, so there is no run with loss.
 #
 # Needs root (network namespaces), iproute2 and, unless told otherwise, the kernel's sch_netem:
 # without it the script stops with exit 3 before it starts any process or writes any result.
@@ -49,6 +54,7 @@ delays="${DELAYS_MS:-0,50,100,200}"
 loss_pct="${LOSS_PCT:-1}"
 loss_delay_ms="${LOSS_DELAY_MS:-100}"
 in_flight="${IN_FLIGHT:-64}"
+epochs="${EPOCHS:-1}"
 train_limit="${TRAIN_LIMIT:-60000}"
 servers="${SERVERS:-4}"
 experts_per_server="${EXPERTS_PER_SERVER:-16}"
@@ -56,11 +62,13 @@ grid="${GRID:-8x8}"
 hidden="${HIDDEN:-64}"
 output="${OUTPUT:-}"
 no_netem="${HIVE_LATENCY_SWEEP_NO_NETEM:-0}"
+emulate="${HIVE_LATENCY_SWEEP_EMULATE:-0}"
 
 while (($#)); do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --delays | --loss-pct | --loss-delay-ms | --in-flight | --train-limit | --output)
+    --emulate) emulate=1; shift ;;
+    --delays | --loss-pct | --loss-delay-ms | --in-flight | --train-limit | --epochs | --output)
       (($# >= 2)) || die "$bad_argument" "$1 needs a value"
       case "$1" in
         --delays) delays="$2" ;;
@@ -68,6 +76,7 @@ while (($#)); do
         --loss-delay-ms) loss_delay_ms="$2" ;;
         --in-flight) in_flight="$2" ;;
         --train-limit) train_limit="$2" ;;
+        --epochs) epochs="$2" ;;
         --output) output="$2" ;;
       esac
       shift 2
@@ -90,11 +99,11 @@ hive="$(cd "$(dirname "$hive")" && pwd)/$(basename "$hive")"
 if ! [[ "$loss_pct" =~ ^[0-9]+(\.[0-9]+)?$ ]] || ! awk -v p="$loss_pct" 'BEGIN { exit !(p <= 100) }'; then
   die "$bad_argument" "loss '$loss_pct': expected a percentage from 0 to 100"
 fi
-for name in loss_delay_ms in_flight train_limit servers experts_per_server hidden; do
+for name in loss_delay_ms in_flight train_limit epochs servers experts_per_server hidden; do
   is_count "${!name}" || die "$bad_argument" "${name} '${!name}': expected a non-negative integer"
 done
-((in_flight >= 1 && train_limit >= 1 && servers >= 1 && experts_per_server >= 1)) ||
-  die "$bad_argument" "--in-flight, --train-limit, SERVERS and EXPERTS_PER_SERVER must be at least 1"
+((in_flight >= 1 && train_limit >= 1 && epochs >= 1 && servers >= 1 && experts_per_server >= 1)) ||
+  die "$bad_argument" "--in-flight, --train-limit, --epochs, SERVERS and EXPERTS_PER_SERVER must be at least 1"
 [[ "$grid" =~ ^([1-9][0-9]*)x([1-9][0-9]*)$ ]] || die "$bad_argument" "GRID '$grid': expected ROWSxCOLS, e.g. 8x8"
 rows="${BASH_REMATCH[1]}"
 cols="${BASH_REMATCH[2]}"
@@ -102,6 +111,9 @@ cols="${BASH_REMATCH[2]}"
   die "$bad_argument" "$servers servers x $experts_per_server experts do not fit a $grid grid"
 [[ "$no_netem" == 0 || "$no_netem" == 1 ]] ||
   die "$bad_argument" "HIVE_LATENCY_SWEEP_NO_NETEM '$no_netem': expected 0 or 1"
+[[ "$emulate" == 0 || "$emulate" == 1 ]] ||
+  die "$bad_argument" "HIVE_LATENCY_SWEEP_EMULATE '$emulate': expected 0 or 1"
+((!(no_netem && emulate))) || die "$bad_argument" "--emulate and HIVE_LATENCY_SWEEP_NO_NETEM exclude each other"
 ((EUID == 0)) || die "$bad_argument" "network namespaces need root (run it with sudo)"
 for tool in ip tc; do
   command -v "$tool" >/dev/null || die "$bad_argument" "'$tool' (iproute2) is required"
@@ -116,7 +128,11 @@ if ((no_netem)); then
 else
   IFS=, read -r -a delay_list <<<"$delays"
   for delay in "${delay_list[@]}"; do runs+=("$((10#$delay)) 0"); done
-  awk -v p="$loss_pct" 'BEGIN { exit !(p > 0) }' && runs+=("$loss_delay_ms $loss_pct")
+  if ((emulate)); then
+    echo "latency_sweep: --emulate: the trainer holds replies; no run with loss" >&2
+  elif awk -v p="$loss_pct" 'BEGIN { exit !(p > 0) }'; then
+    runs+=("$loss_delay_ms $loss_pct")
+  fi
   [[ -n "$output" ]] || output="bench/results/latency_sweep.json"
 fi
 
@@ -156,13 +172,14 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Before anything starts: is netem there? Tried on a throwaway namespace's loopback.
-if ((!no_netem)); then
+if ((!no_netem && !emulate)); then
   modprobe sch_netem 2>/dev/null || true
   ip netns add "$probe_ns"
   if ! probe_error="$(ip netns exec "$probe_ns" tc qdisc add dev lo root netem delay 1ms 2>&1)"; then
     die "$no_netem_here" "tc netem is not available in this kernel (module sch_netem): '$probe_error'." \
       "Nothing was started and nothing written. On a kernel with netem run it again; to check" \
-      "the namespace plumbing alone, HIVE_LATENCY_SWEEP_NO_NETEM=1 runs the 0 ms point."
+      "the namespace plumbing alone, HIVE_LATENCY_SWEEP_NO_NETEM=1 runs the 0 ms point;" \
+      "--emulate measures with the trainer holding its replies instead."
   fi
   ip netns del "$probe_ns"
 fi
@@ -241,13 +258,18 @@ printf '%8s %8s %9s %10s %9s %13s\n' delay_ms loss_pct in_flight samples/s test_
 for run in "${runs[@]}"; do
   read -r delay loss <<<"$run"
   tag="delay${delay}-loss${loss}"
-  ((no_netem)) || set_link "$delay" "$loss"
+  emulation=()
+  if ((emulate)); then
+    emulation=(--emulate-round-trip-ms "$delay")
+  elif ((!no_netem)); then
+    set_link "$delay" "$loss"
+  fi
   start_swarm "$tag"
   # The trainer runs in the background so that a signal reaches the traps at once.
   # shellcheck disable=SC2086  # TRAIN_FLAGS is a list of flags
   ip netns exec "$trn_ns" "$hive" train --initial-peers "$initial_peers" --listen "$trn_ip:0" \
-    --grid "$grid" --hidden "$hidden" --epochs 1 --train-limit "$train_limit" \
-    --in-flight "$in_flight" ${TRAIN_FLAGS:-} >"$log_dir/$tag-train.out" 2>"$log_dir/$tag-train.log" &
+    --grid "$grid" --hidden "$hidden" --epochs "$epochs" --train-limit "$train_limit" \
+    --in-flight "$in_flight" "${emulation[@]}" ${TRAIN_FLAGS:-} >"$log_dir/$tag-train.out" 2>"$log_dir/$tag-train.log" &
   trainer=$!
   wait "$trainer" || die 1 "hive train failed at $delay ms, $loss% loss; see $log_dir/$tag-train.log"
   trainer=""
@@ -261,8 +283,9 @@ done
 # The JSON: one entry per run, each with its ratio to the 0 ms run without loss (null without
 # one), and whether the 200 ms point keeps >= 80% of it.
 write_json() {
-  printf '%s\n' "${results[@]}" | awk -v netem="$((!no_netem))" -v in_flight="$in_flight" \
-    -v train_limit="$train_limit" -v servers="$servers" -v experts="$experts_per_server" \
+  printf '%s\n' "${results[@]}" | awk -v netem="$((!no_netem && !emulate))" -v emulated="$emulate" \
+    -v in_flight="$in_flight" \
+    -v train_limit="$train_limit" -v epochs="$epochs" -v servers="$servers" -v experts="$experts_per_server" \
     -v grid="$grid" -v hidden="$hidden" -v cores="$(nproc)" -v kernel="$(uname -r)" '
     { delay[NR] = $1; loss[NR] = $2; sps[NR] = $3; acc[NR] = $4; failed[NR] = $5; total[NR] = $6;
       dropped[NR] = $7; if ($1 == 0 && $2 == 0) base = $3 }
@@ -270,11 +293,17 @@ write_json() {
     END {
       printf "{\n  \"benchmark\": \"latency_sweep\",\n"
       printf "  \"link\": \"one veth pair between a server and a trainer network namespace; "
-      printf "delay_ms is the added round trip (netem delay_ms/2 on each end), loss_pct is dropped "
-      printf "on each end (each direction)\",\n"
+      if (emulated) {
+        printf "delay_ms is the round trip the trainer adds by holding every reply it receives "
+        printf "(hive train --emulate-round-trip-ms; this kernel has no tc netem)\",\n"
+      } else {
+        printf "delay_ms is the added round trip (netem delay_ms/2 on each end), loss_pct is dropped "
+        printf "on each end (each direction)\",\n"
+      }
       printf "  \"netem\": %s,\n", netem ? "true" : "false"
+      printf "  \"emulated_round_trip\": %s,\n", emulated ? "true" : "false"
       printf "  \"setup\": {\"servers\": %d, \"experts_per_server\": %d, \"grid\": \"%s\", ", servers, experts, grid
-      printf "\"hidden\": %d, \"train_limit\": %d, \"epochs\": 1, \"cores\": %d, \"kernel\": \"%s\"},\n", hidden, train_limit, cores, kernel
+      printf "\"hidden\": %d, \"train_limit\": %d, \"epochs\": %d, \"samples_per_s_of\": \"the last epoch\", \"cores\": %d, \"kernel\": \"%s\"},\n", hidden, train_limit, epochs, cores, kernel
       printf "  \"runs\": [\n"
       for (i = 1; i <= NR; ++i) {
         printf "    {\"delay_ms\": %d, \"loss_pct\": %s, \"in_flight\": %d, \"samples_per_s\": %s, ", delay[i], loss[i], in_flight, sps[i]

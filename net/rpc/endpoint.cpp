@@ -28,7 +28,11 @@ Endpoint::Endpoint(EventLoop& loop, Identity identity, EndpointOptions options)
       identity_(std::move(identity)),
       options_(std::move(options)),
       receive_budget_(std::make_shared<FrameReader::ReceiveBudget>(
-          FrameReader::ReceiveBudget{options_.max_receive_bytes, 0})) {}
+          FrameReader::ReceiveBudget{options_.max_receive_bytes, 0})) {
+  if (options_.emulated_round_trip.count() > 0) {
+    reply_delay_ = std::make_unique<ReplyDelay>(loop_, options_.emulated_round_trip);
+  }
+}
 
 Endpoint::~Endpoint() { shutdown(); }
 
@@ -52,6 +56,7 @@ void Endpoint::shutdown_on_loop() {
   for (const auto& connection : inbound) connection->close(shutting_down());
   outbound_.clear();
   inbound_.clear();
+  if (reply_delay_) reply_delay_->close(shutting_down());
 }
 
 Result<SocketAddress> Endpoint::listen(std::string_view address_text) {
@@ -188,6 +193,7 @@ CallHandle Endpoint::call(const SocketAddress& to, std::string method, Message r
     return CallHandle{call_id};
   }
   ++stats_.calls_started;
+  if (reply_delay_) done = reply_delay_->hold(call_id, std::move(done));
   std::shared_ptr<Connection> connection = connection_to(to);
   calls_[call_id] = connection;
   connection->call(call_id, std::move(method), std::move(request), options,
@@ -201,8 +207,11 @@ CallHandle Endpoint::call(const SocketAddress& to, std::string method, Message r
 void Endpoint::cancel(CallHandle call) {
   HIVE_NET_CHECK(loop_.on_loop_thread(), "Endpoint::cancel off the I/O thread");
   auto found = calls_.find(call.id);
-  if (found == calls_.end()) return;
-  if (auto connection = found->second.lock()) connection->cancel(call.id);
+  if (found != calls_.end()) {
+    if (auto connection = found->second.lock()) connection->cancel(call.id);
+  }
+  // The reply (that cancellation's, or an answer that came in earlier) is held: release it now.
+  if (reply_delay_) reply_delay_->cancel(call.id);
 }
 
 void Endpoint::call_datagram(const SocketAddress& to, std::string method, Message request,
@@ -213,6 +222,7 @@ void Endpoint::call_datagram(const SocketAddress& to, std::string method, Messag
                     : Status(StatusCode::kUnavailable, "datagram calls need listen() first"));
     return;
   }
+  if (reply_delay_) done = reply_delay_->hold(next_call_id_++, std::move(done));
   datagrams_->call(to, std::move(method), std::move(request), options, std::move(done));
 }
 

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <future>
 #include <map>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "net/loop/uv_handle.h"
 #include "net/rpc/call.h"
 #include "net/rpc/connection.h"
+#include "net/rpc/reply_delay.h"
 
 namespace hive::net {
 
@@ -34,6 +36,9 @@ struct EndpointOptions {
   size_t max_inbound_connections = 4096;
   // Payload bytes arriving over all connections at once.
   uint64_t max_receive_bytes = 4ull << 30;
+  // Experiments: every reply to this endpoint's calls (TCP and datagram) reaches the caller this
+  // much later, as over a link with this extra round trip (see reply_delay.h). 0: off.
+  std::chrono::milliseconds emulated_round_trip{0};
 };
 
 struct EndpointStats {
@@ -114,6 +119,7 @@ class Endpoint {
   uint64_t next_call_id_ = 1;
   ConnectionCounters counters_;
   std::shared_ptr<FrameReader::ReceiveBudget> receive_budget_;
+  std::unique_ptr<ReplyDelay> reply_delay_;  // only with options_.emulated_round_trip
   EndpointStats stats_;
 };
 

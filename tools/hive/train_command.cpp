@@ -6,6 +6,7 @@
 //
 // Threads: the endpoint's I/O thread runs the trainer's DHT node (client mode: it serves
 // nothing) and the expert calls; --in-flight worker threads run the batches.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -46,6 +47,7 @@ struct TrainOptions {
   int64_t train_limit = 0;
   int threads = 1;
   int in_flight = 4;
+  int64_t emulated_round_trip_ms = 0;
   std::string grid = "8x8";
   std::string uid_prefix = "ffn";
   std::string device = "cpu";
@@ -96,7 +98,9 @@ int run_train(TrainOptions options) {
   }
 
   net::EventLoop loop;
-  net::Endpoint endpoint(loop, std::move(identity).value());
+  net::EndpointOptions endpoint_options;
+  endpoint_options.emulated_round_trip = std::chrono::milliseconds(options.emulated_round_trip_ms);
+  net::Endpoint endpoint(loop, std::move(identity).value(), endpoint_options);
   auto bound = endpoint.listen(options.listen);
   if (!bound.is_ok()) {
     std::fprintf(stderr, "hive train: --listen %s: %s\n", options.listen.c_str(),
@@ -268,6 +272,10 @@ Command add_train_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--in-flight", options->in_flight, "Batches in flight (worker threads)")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  command->add_option("--emulate-round-trip-ms", options->emulated_round_trip_ms,
+                      "Experiments: hold every reply (experts and DHT) this long, as over a link "
+                      "with this extra round trip (for kernels without tc netem)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   command->add_option("--dropout", options->model.dropout, "Dropout before the DMoE layers")
       ->capture_default_str()->check(CLI::Range(0.0, 0.99));
   command->add_option("--seed", options->model.seed, "Seed of initialization, shuffling and dropout")
