@@ -57,8 +57,7 @@ void expect_relative_close(const Tensor& actual, const Tensor& expected, double 
       << "||actual - expected|| / ||expected|| over " << got.size() << " elements";
 }
 
-Outcome run_on(Device device, const std::function<Tensor(const std::vector<Tensor>&)>& f,
-               const std::vector<Tensor>& inputs) {
+Outcome run_on(Device device, const TensorFunction& f, const std::vector<Tensor>& inputs) {
   constexpr uint64_t kProbeSeed = 9001;
   std::vector<Tensor> leaves;
   for (const Tensor& input : inputs) {
@@ -70,6 +69,24 @@ Outcome run_on(Device device, const std::function<Tensor(const std::vector<Tenso
   outcome.output.backward(probe.to(device));
   for (const Tensor& leaf : leaves) outcome.grads.push_back(leaf.grad());
   return outcome;
+}
+
+void CudaTest::expect_matches_cpu(const TensorFunction& f, const std::vector<Tensor>& inputs,
+                                  double tolerance) {
+  const Outcome expected = run_on(Device::cpu(), f, inputs);
+  const Outcome actual = run_on(gpu(), f, inputs);
+  ASSERT_EQ(actual.output.device(), gpu());
+  {
+    SCOPED_TRACE("output");
+    expect_relative_close(actual.output, expected.output, tolerance);
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    SCOPED_TRACE(::testing::Message() << "gradient of input " << i);
+    ASSERT_EQ(actual.grads[i].defined(), expected.grads[i].defined());
+    if (expected.grads[i].defined()) {
+      expect_relative_close(actual.grads[i], expected.grads[i], tolerance);
+    }
+  }
 }
 
 void expect_equal_indices(const Tensor& actual, const Tensor& expected) {

@@ -6,12 +6,23 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "engine/core/tensor.h"
+#include "tests/engine/test_util.h"
 
 namespace hive::testing {
+
+// What an op gave on one device: its output and the gradient of each input (undefined where no
+// gradient flowed).
+struct Outcome {
+  Tensor output;
+  std::vector<Tensor> grads;
+};
+
+// Runs f on leaf copies of `inputs` placed on `device` and backpropagates a fixed random probe,
+// so the whole vector-Jacobian product is compared rather than the gradient of a plain sum.
+Outcome run_on(Device device, const TensorFunction& f, const std::vector<Tensor>& inputs);
 
 // Registers the CUDA backend once per process and poisons every new device allocation (0xFF
 // bytes: NaN for floats), so a kernel that leaves output elements unwritten fails.
@@ -19,6 +30,9 @@ class CudaTest : public ::testing::Test {
  protected:
   void SetUp() override;
   static Device gpu() { return Device::cuda(0); }
+  // f on the GPU against f on the CPU, forward and backward, on the same inputs.
+  static void expect_matches_cpu(const TensorFunction& f, const std::vector<Tensor>& inputs,
+                                 double tolerance);
 };
 
 // Relative error bounds of the contract: ||out - ref|| / ||ref||.
@@ -33,18 +47,6 @@ Tensor random_input(const Shape& shape, uint64_t seed, DType dtype = DType::kF32
 // reference has none, and ||actual - expected|| / ||expected|| <= relative_tolerance (computed
 // in double on the host; an all-zero reference needs an all-zero result).
 void expect_relative_close(const Tensor& actual, const Tensor& expected, double relative_tolerance);
-// What an op gave on one device: its output and the gradient of each input (undefined where no
-// gradient flowed).
-struct Outcome {
-  Tensor output;
-  std::vector<Tensor> grads;
-};
-
-// Runs f on leaf copies of `inputs` placed on `device` and backpropagates a fixed random probe,
-// so the whole vector-Jacobian product is compared rather than the gradient of a plain sum.
-Outcome run_on(Device device, const std::function<Tensor(const std::vector<Tensor>&)>& f,
-               const std::vector<Tensor>& inputs);
-
 // Integer tensors (indices, argmax): exactly equal.
 void expect_equal_indices(const Tensor& actual, const Tensor& expected);
 

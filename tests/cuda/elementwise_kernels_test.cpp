@@ -70,27 +70,7 @@ void expect_same_values(const Tensor& actual, const Tensor& expected) {
   }
 }
 
-class ElementwiseKernelsTest : public testing::CudaTest {
- protected:
-  // f on the GPU against f on the CPU, forward and backward, on the same inputs.
-  void expect_matches_cpu(const TensorFunction& f, const std::vector<Tensor>& inputs,
-                          double tolerance) {
-    const Outcome expected = run_on(Device::cpu(), f, inputs);
-    const Outcome actual = run_on(gpu(), f, inputs);
-    ASSERT_EQ(actual.output.device(), gpu());
-    {
-      SCOPED_TRACE("output");
-      expect_relative_close(actual.output, expected.output, tolerance);
-    }
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      SCOPED_TRACE(::testing::Message() << "gradient of input " << i);
-      ASSERT_EQ(actual.grads[i].defined(), expected.grads[i].defined());
-      if (expected.grads[i].defined()) {
-        expect_relative_close(actual.grads[i], expected.grads[i], tolerance);
-      }
-    }
-  }
-};
+class ElementwiseKernelsTest : public testing::CudaTest {};
 
 TEST_F(ElementwiseKernelsTest, UnaryOpsMatchCpuForwardAndBackward) {
   struct UnaryCase {

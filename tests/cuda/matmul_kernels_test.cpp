@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -17,35 +18,29 @@ namespace {
 using testing::expect_relative_close;
 using testing::random_input;
 using testing::tolerance_for;
-using testing::Outcome;
-using testing::run_on;
 using testing::TensorFunction;
 
 constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
 
+const TensorFunction kMatmul = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
+
 class MatmulKernelsTest : public testing::CudaTest {
  protected:
-  // f on the GPU against f on the CPU, forward and backward, on the same inputs.
-  void expect_matches_cpu(const TensorFunction& f, const std::vector<Tensor>& inputs,
-                          double tolerance) {
-    const Outcome expected = run_on(Device::cpu(), f, inputs);
-    const Outcome actual = run_on(gpu(), f, inputs);
-    ASSERT_EQ(actual.output.device(), gpu());
-    {
-      SCOPED_TRACE("output");
-      expect_relative_close(actual.output, expected.output, tolerance);
-    }
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      SCOPED_TRACE(::testing::Message() << "gradient of input " << i);
-      ASSERT_EQ(actual.grads[i].defined(), expected.grads[i].defined());
-      if (expected.grads[i].defined()) {
-        expect_relative_close(actual.grads[i], expected.grads[i], tolerance);
+  // matmul of each pair of operand shapes, f32 and bf16, on fresh inputs from `seed` on.
+  static void expect_products_match_cpu(std::span<const std::pair<Shape, Shape>> operands,
+                                        uint64_t seed) {
+    for (const DType dtype : kFloatTypes) {
+      for (const auto& [a_shape, b_shape] : operands) {
+        SCOPED_TRACE(::testing::Message() << dtype << " " << a_shape << " @ " << b_shape);
+        expect_matches_cpu(kMatmul,
+                           {random_input(a_shape, seed, dtype), random_input(b_shape, seed + 1, dtype)},
+                           tolerance_for(dtype));
+        seed += 2;
       }
     }
   }
 };
 
-const TensorFunction kMatmul = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
 
 TEST_F(MatmulKernelsTest, MatmulMatchesCpuForwardAndBackward) {
   const std::pair<Shape, Shape> operands[] = {
@@ -58,16 +53,7 @@ TEST_F(MatmulKernelsTest, MatmulMatchesCpuForwardAndBackward) {
       {Shape{4, 33, 17}, Shape{17, 9}},           // b shared by every matrix of a
       {Shape{2, 3, 37, 129}, Shape{129, 65}},     // shared b, a of rank 4
   };
-  uint64_t seed = 1;
-  for (const DType dtype : kFloatTypes) {
-    for (const auto& [a_shape, b_shape] : operands) {
-      SCOPED_TRACE(::testing::Message() << dtype << " " << a_shape << " @ " << b_shape);
-      expect_matches_cpu(kMatmul,
-                         {random_input(a_shape, seed, dtype), random_input(b_shape, seed + 1, dtype)},
-                         tolerance_for(dtype));
-      seed += 2;
-    }
-  }
+  expect_products_match_cpu(operands, 1);
 }
 
 TEST_F(MatmulKernelsTest, EmptyProductsMatchCpu) {
@@ -78,16 +64,7 @@ TEST_F(MatmulKernelsTest, EmptyProductsMatchCpu) {
       {Shape{0, 5}, Shape{5, 7}},       {Shape{3, 5}, Shape{5, 0}},
       {Shape{4, 0, 17}, Shape{17, 9}},
   };
-  uint64_t seed = 100;
-  for (const DType dtype : kFloatTypes) {
-    for (const auto& [a_shape, b_shape] : operands) {
-      SCOPED_TRACE(::testing::Message() << dtype << " " << a_shape << " @ " << b_shape);
-      expect_matches_cpu(kMatmul,
-                         {random_input(a_shape, seed, dtype), random_input(b_shape, seed + 1, dtype)},
-                         tolerance_for(dtype));
-      seed += 2;
-    }
-  }
+  expect_products_match_cpu(operands, 100);
 }
 
 TEST_F(MatmulKernelsTest, LinearMatchesCpuWithAndWithoutBias) {

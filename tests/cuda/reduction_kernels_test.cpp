@@ -21,8 +21,6 @@ using testing::expect_equal_indices;
 using testing::expect_relative_close;
 using testing::random_input;
 using testing::tolerance_for;
-using testing::Outcome;
-using testing::run_on;
 using testing::TensorFunction;
 
 constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
@@ -48,27 +46,7 @@ Tensor random_labels(int64_t rows, int64_t classes, uint64_t seed, DType dtype) 
   return Tensor::from_vector(labels, Shape{rows}).to(dtype);
 }
 
-class ReductionKernelsTest : public testing::CudaTest {
- protected:
-  // f on the GPU against f on the CPU, forward and backward, on the same inputs.
-  void expect_matches_cpu(const TensorFunction& f, const std::vector<Tensor>& inputs,
-                          double tolerance) {
-    const Outcome expected = run_on(Device::cpu(), f, inputs);
-    const Outcome actual = run_on(gpu(), f, inputs);
-    ASSERT_EQ(actual.output.device(), gpu());
-    {
-      SCOPED_TRACE("output");
-      expect_relative_close(actual.output, expected.output, tolerance);
-    }
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      SCOPED_TRACE(::testing::Message() << "gradient of input " << i);
-      ASSERT_EQ(actual.grads[i].defined(), expected.grads[i].defined());
-      if (expected.grads[i].defined()) {
-        expect_relative_close(actual.grads[i], expected.grads[i], tolerance);
-      }
-    }
-  }
-};
+class ReductionKernelsTest : public testing::CudaTest {};
 
 TEST_F(ReductionKernelsTest, SumMeanAndMaxAlongEachAxisMatchCpu) {
   struct ReduceCase {
