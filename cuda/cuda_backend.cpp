@@ -48,6 +48,8 @@ void synchronize(Device device) {
   HIVE_CUDA_CHECK(cudaStreamSynchronize(current_stream(device.index)));
 }
 
+void CudaBackend::synchronize(Device device) { cuda::synchronize(device); }
+
 std::shared_ptr<std::byte> CudaBackend::allocate(size_t bytes, Device device) {
   HIVE_CHECK(device.type == DeviceType::kCuda, "CUDA backend asked to allocate on ", device);
   return allocate_device_memory(bytes, device.index);

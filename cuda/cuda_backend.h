@@ -71,6 +71,8 @@ class CudaBackend final : public Backend {
 
   void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) override;
   void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) override;
+
+  void synchronize(Device device) override;
 };
 
 }  // namespace hive::cuda

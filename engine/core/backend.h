@@ -199,11 +199,19 @@ class Backend {
   // --- Optimizers: one call updates a whole list of parameters in place ---
   virtual void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) = 0;
   virtual void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) = 0;
+
+  // --- Ordering ---
+  // Returns once all work this thread queued on `device` has finished. Kernels may run
+  // asynchronously (CUDA: on the calling thread's stream); a thread must call this before handing
+  // tensors it just wrote to another thread. The CPU backend computes synchronously: a no-op.
+  virtual void synchronize(Device device) = 0;
 };
 
 // The backend for `device`'s type; throws hive::Error if none is registered (for CUDA: built
 // without CUDA, or the CUDA backend's registration was not called at start-up).
 Backend& backend_for(Device device);
+// backend_for(device).synchronize(device).
+void synchronize(Device device);
 // Installs the backend for a device type, replacing any earlier one. Not thread-safe: call it at
 // start-up, before any tensor on that device exists.
 void register_backend(DeviceType type, Backend* backend);

@@ -21,6 +21,8 @@ Backend& backend_for(Device device) {
   return *backend;
 }
 
+void synchronize(Device device) { backend_for(device).synchronize(device); }
+
 void register_backend(DeviceType type, Backend* backend) {
   registry()[static_cast<size_t>(type)] = backend;
 }

@@ -66,6 +66,8 @@ class CpuBackend final : public Backend {
 
   void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) override;
   void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) override;
+
+  void synchronize(Device) override {}
 };
 
 CpuBackend& cpu_backend();

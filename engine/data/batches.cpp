@@ -47,6 +47,10 @@ Batch ShuffledBatches::batch(int64_t epoch, int64_t index) {
   return {index_select(inputs_, 0, rows), index_select(labels_, 0, rows)};
 }
 
+Batch on_device(const Batch& batch, Device device) {
+  return {batch.inputs.to(device), batch.labels.to(device)};
+}
+
 Batch sequential_batch(const Tensor& inputs, const Tensor& labels, int64_t batch_size, int64_t index) {
   const int64_t begin = index * batch_size;
   const int64_t end = std::min<int64_t>(begin + batch_size, inputs.size(0));

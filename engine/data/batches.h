@@ -16,6 +16,9 @@ struct Batch {
   Tensor labels;
 };
 
+// The batch's tensors moved to `device` (datasets live on the CPU; a model may be on a GPU).
+Batch on_device(const Batch& batch, Device device);
+
 class ShuffledBatches {
  public:
   // inputs [n, ...] and labels [n]. With DropLast::kYes a final partial batch is skipped.

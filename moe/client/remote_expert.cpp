@@ -155,6 +155,14 @@ void RemoteExpert::call(std::string_view method, std::span<const Tensor> inputs,
                         std::span<const Tensor> grad_outputs, std::chrono::milliseconds timeout,
                         ExpertReplyCallback done) {
   const auto started = std::chrono::steady_clock::now();
+  for (std::span<const Tensor> tensors : {inputs, grad_outputs}) {
+    for (const Tensor& tensor : tensors) {
+      if (tensor.defined() && !tensor.device().is_cpu()) {
+        return done(invalid(hive::str_cat(state_->context, ": a call's tensors must be in host "
+                                          "memory, got one on ", tensor.device())));
+      }
+    }
+  }
   // Handles only (no data copies): the call may be sent later, from the I/O thread.
   with_info(state_, [state = state_, method, inputs = std::vector<Tensor>(inputs.begin(), inputs.end()),
              grad_outputs = std::vector<Tensor>(grad_outputs.begin(), grad_outputs.end()),

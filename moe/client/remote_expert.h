@@ -8,7 +8,9 @@
 // the I/O thread, so only an expert's first calls encode there). Replies are checked against
 // the schema on the I/O thread; uncompressed reply tensors are viewed in place there (no copy,
 // no math), compressed ones are decoded there. The endpoint and this handle must outlive every
-// call made through it (RemoteExpertPool keeps its handles for as long as it lives).
+// call made through it (RemoteExpertPool keeps its handles for as long as it lives). A call's
+// tensors must be in host memory: the I/O thread may encode them, and it knows nothing of the
+// caller's GPU stream (the DMoE layers move rows to the CPU before calling; replies arrive there).
 #pragma once
 
 #include <chrono>

@@ -18,11 +18,12 @@ using Clock = std::chrono::steady_clock;
 struct BackwardCall {
   std::shared_ptr<RemoteExpert> expert;
   std::vector<int64_t> rows;
-  Tensor inputs;  // the rows it was sent, without history
+  Tensor inputs;  // the rows it was sent, without history, in host memory
 };
 
+// The gradients of each call's inputs, on `device` (the layer input's).
 std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, int64_t batch_rows,
-                                       const GradContext& context,
+                                       Device device, const GradContext& context,
                                        const BackwardCallPolicy& policy,
                                        BackwardCallStats& stats) {
   const Clock::time_point deadline = Clock::now() + policy.backward_timeout;
@@ -33,9 +34,10 @@ std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, i
   std::vector<Tensor> grads(calls.size());
   int64_t in_flight = 0;
   for (size_t i = 0; i < calls.size(); ++i) {
-    const Tensor& grad_output = context.grad_outputs[i];
     // No gradient reached this expert's output (its weights were zero): nothing to send.
-    if (!grad_output.defined()) continue;
+    if (!context.grad_outputs[i].defined()) continue;
+    // Sent from host memory, as the forward rows (see remote_expert.h).
+    const Tensor grad_output = context.grad_outputs[i].to(Device::cpu());
     for (int64_t row : calls[i].rows) {
       ++covering[static_cast<size_t>(row)];
       ++pending[static_cast<size_t>(row)];
@@ -81,7 +83,7 @@ std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, i
       failures.push_back(std::move(failure));
       continue;
     }
-    grads[completion->call] = std::move(completion->reply).value()[0];
+    grads[completion->call] = std::move(completion->reply).value()[0].to(device);
     for (int64_t row : call.rows) ++answered[static_cast<size_t>(row)];
   }
   stats.failed_calls += static_cast<uint64_t>(in_flight);  // the ones given up on
@@ -97,7 +99,7 @@ std::vector<Tensor> run_backward_calls(const std::vector<BackwardCall>& calls, i
     }
   }
   for (size_t i = 0; i < calls.size(); ++i) {
-    if (!grads[i].defined()) grads[i] = Tensor::zeros(calls[i].inputs.shape());
+    if (!grads[i].defined()) grads[i] = Tensor::zeros(calls[i].inputs.shape(), DType::kF32, device);
   }
   return grads;
 }
@@ -112,8 +114,8 @@ std::vector<Tensor> remote_expert_outputs(const Tensor& inputs, const ForwardCal
   outputs.reserve(calls.answered.size());
   call_inputs.reserve(calls.answered.size());
   for (const AnsweredCall& call : calls.answered) {
-    outputs.push_back(call.output.detach());
-    call_inputs.push_back(index_select(inputs, 0, call.row_index));
+    outputs.push_back(call.output.detach().to(inputs.device()));
+    call_inputs.push_back(index_select(inputs, 0, call.row_index.to(inputs.device())));
   }
   if (!GradMode::is_enabled() || calls.answered.empty()) return outputs;
   // The experts train on their backward calls even when the layer's input needs no gradient
@@ -122,21 +124,23 @@ std::vector<Tensor> remote_expert_outputs(const Tensor& inputs, const ForwardCal
   const bool input_needs_grad = should_record(std::span<const Tensor>(call_inputs));
   std::vector<Tensor> node_inputs = call_inputs;
   if (!input_needs_grad) {
-    node_inputs.push_back(Tensor::zeros(Shape{}).set_requires_grad(RequiresGrad::kYes));
+    node_inputs.push_back(
+        Tensor::zeros(Shape{}, DType::kF32, inputs.device()).set_requires_grad(RequiresGrad::kYes));
   }
 
   std::vector<BackwardCall> backward_calls;
   backward_calls.reserve(calls.answered.size());
   for (size_t i = 0; i < calls.answered.size(); ++i) {
     backward_calls.push_back(
-        BackwardCall{calls.answered[i].expert, calls.answered[i].rows, call_inputs[i].detach()});
+        BackwardCall{calls.answered[i].expert, calls.answered[i].rows,
+                     call_inputs[i].detach().to(Device::cpu())});
   }
   if (!stats) stats = std::make_shared<BackwardCallStats>();
   record_op("remote_experts", node_inputs, outputs,
-            [calls = std::move(backward_calls), batch_rows = inputs.size(0), policy, stats,
-             input_needs_grad](const GradContext& context) {
+            [calls = std::move(backward_calls), batch_rows = inputs.size(0),
+             device = inputs.device(), policy, stats, input_needs_grad](const GradContext& context) {
               std::vector<Tensor> grads =
-                  run_backward_calls(calls, batch_rows, context, policy, *stats);
+                  run_backward_calls(calls, batch_rows, device, context, policy, *stats);
               if (!input_needs_grad) grads.emplace_back();  // the leaf's: none
               return grads;
             });

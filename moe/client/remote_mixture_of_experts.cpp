@@ -83,7 +83,9 @@ RemoteMixtureOfExperts::Routed RemoteMixtureOfExperts::route_and_call(const Tens
   const ForwardCallPolicy policy{config_.k_best, config_.k_min, config_.timeout_after_k_min,
                                  config_.detect_anomalies,
                                  TensorSchema{DType::kF32, Shape{config_.out_features}}};
-  routed.calls = run_forward_calls(x.detach(), candidates, pool_, policy, deadline);
+  // The rows leave this thread as host memory (see remote_expert.h); the layer itself computes
+  // on x's device.
+  routed.calls = run_forward_calls(x.detach().to(Device::cpu()), candidates, pool_, policy, deadline);
   const ForwardCallStats& call_stats = routed.calls.stats;
   ++batches_;
   forward_calls_ += call_stats.calls;
@@ -129,13 +131,14 @@ RemoteMixtureOfExperts::Routed RemoteMixtureOfExperts::route_and_call(const Tens
     }
   }
   routed.answer_coordinates =
-      Tensor::from_vector(coordinates, Shape{rows, routed.slots * dims});
-  routed.answered = Tensor::from_vector(answered, Shape{rows, routed.slots});
+      Tensor::from_vector(coordinates, Shape{rows, routed.slots * dims}).to(x.device());
+  routed.answered = Tensor::from_vector(answered, Shape{rows, routed.slots}).to(x.device());
   return routed;
 }
 
 Tensor RemoteMixtureOfExperts::zero_output(const Routed& routed) const {
-  const Tensor zeros = Tensor::zeros(Shape{routed.scores.size(0), config_.out_features});
+  const Tensor zeros = Tensor::zeros(Shape{routed.scores.size(0), config_.out_features},
+                                     DType::kF32, routed.scores.device());
   return add(zeros, scale(sum(routed.scores, 1, KeepDim::kYes), 0.0f));
 }
 
@@ -167,14 +170,16 @@ Tensor RemoteMixtureOfExperts::mix(const Routed& routed, const Tensor& weights) 
     }
   }
   const int64_t pairs = static_cast<int64_t>(sources.size());
-  const Tensor answers = index_select(concat(routed.outputs, 0), 0,
-                                      Tensor::from_vector(sources, Shape{pairs}));
+  const Device device = weights.device();
+  const auto on_device = [&](const std::vector<int64_t>& values) {
+    return Tensor::from_vector(values, Shape{pairs}).to(device);
+  };
+  const Tensor answers = index_select(concat(routed.outputs, 0), 0, on_device(sources));
   const Tensor pair_weights =
-      index_select(weights.reshape(Shape{rows * routed.slots}), 0,
-                   Tensor::from_vector(slots, Shape{pairs}))
+      index_select(weights.reshape(Shape{rows * routed.slots}), 0, on_device(slots))
           .reshape(Shape{pairs, 1});
-  return index_add(Tensor::zeros(Shape{rows, config_.out_features}), 0,
-                   Tensor::from_vector(targets, Shape{pairs}), mul(answers, pair_weights));
+  return index_add(Tensor::zeros(Shape{rows, config_.out_features}, DType::kF32, device), 0,
+                   on_device(targets), mul(answers, pair_weights));
 }
 
 }  // namespace hive::moe

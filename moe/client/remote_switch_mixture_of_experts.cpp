@@ -19,7 +19,8 @@ SwitchOutput RemoteSwitchMixtureOfExperts::forward_with_loss(const Tensor& x) {
 
   const std::vector<Tensor> per_dimension = split(routed.scores, 1, grid);
   std::vector<Tensor> log_probabilities;
-  Tensor balancing_loss = Tensor::zeros(Shape{});
+  const Device device = x.device();
+  Tensor balancing_loss = Tensor::zeros(Shape{}, DType::kF32, device);
   for (size_t d = 0; d < grid.size(); ++d) {
     log_probabilities.push_back(log_softmax(per_dimension[d], -1));
     // f: where each row's first answer sits in dimension d (a constant, as in Switch).
@@ -31,7 +32,7 @@ SwitchOutput RemoteSwitchMixtureOfExperts::forward_with_loss(const Tensor& x) {
       fractions[static_cast<size_t>(index)] += 1.0f / static_cast<float>(rows);
     }
     const Tensor mean_probability = mean(softmax(per_dimension[d], -1), 0);
-    const Tensor usage = sum(mul(mean_probability, Tensor::from_vector(fractions, Shape{grid[d]})));
+    const Tensor usage = sum(mul(mean_probability, Tensor::from_vector(fractions, Shape{grid[d]}).to(device)));
     balancing_loss = add(balancing_loss, scale(usage, static_cast<float>(grid[d])));
   }
   if (routed.slots == 0) {

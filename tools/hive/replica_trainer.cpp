@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/autograd/grad_mode.h"
+#include "engine/core/backend.h"
 #include "engine/nn/metrics.h"
 #include "engine/ops.h"
 #include "engine/optim/clip_grad.h"
@@ -35,6 +36,14 @@ void ReplicaTrainer::copy_master_into(nn::UnaryModule& replica) {
   const nn::NamedTensors source = master_.named_parameters();
   const nn::NamedTensors target = replica.named_parameters();
   for (size_t i = 0; i < source.size(); ++i) target[i].second.copy_from(source[i].second);
+  finish_queued_work();
+}
+
+// On a GPU each worker queues work on a stream of its own: the master's parameters may be read or
+// updated by the next worker only once this one's copies and steps are done.
+void ReplicaTrainer::finish_queued_work() {
+  const nn::NamedTensors params = master_.named_parameters();
+  if (!params.empty()) synchronize(params.front().second.device());
 }
 
 void ReplicaTrainer::run_workers(int64_t first, int64_t last,
@@ -109,6 +118,7 @@ void ReplicaTrainer::train(int64_t first, int64_t last,
       optimizer_.step();
     }
     optimizer_.zero_grad();
+    finish_queued_work();
     on_step(outcome);
   });
 }

@@ -63,6 +63,7 @@ class ReplicaTrainer {
                    const std::function<void(nn::UnaryModule&, int64_t)>& work);
   // Under the lock.
   void copy_master_into(nn::UnaryModule& replica);
+  void finish_queued_work();
 
   nn::Module& master_;
   std::vector<nn::UnaryModule*> replicas_;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dht/node/dht_runner.h"
+#include "engine/core/backend.h"
 #include "engine/cpu/cpu_threads.h"
 #include "engine/data/batches.h"
 #include "engine/data/fashion_mnist.h"
@@ -67,9 +68,12 @@ std::string failed_calls(const moe::RemoteMoeStats& stats) {
 }
 
 int run_train(TrainOptions options) {
-  if (options.device != "cpu") {
-    std::fprintf(stderr, "hive train: --device %s: this trainer computes on the CPU only\n",
-                 options.device.c_str());
+  Device device;
+  try {
+    device = Device::parse(options.device);
+    backend_for(device);
+  } catch (const Error& error) {
+    std::fprintf(stderr, "hive train: --device %s: %s\n", options.device.c_str(), error.what());
     return 2;
   }
   set_cpu_threads(options.threads);
@@ -135,12 +139,14 @@ int run_train(TrainOptions options) {
         options.detect_anomalies ? moe::DetectAnomalies::kYes : moe::DetectAnomalies::kNo;
 
     DmoeClassifier master(model_config, beam_search, pool);
+    master.to(device);
     std::vector<std::unique_ptr<DmoeClassifier>> replicas;
     std::vector<nn::UnaryModule*> workers;
     for (int replica = 0; replica < options.in_flight; ++replica) {
       DmoeClassifierConfig replica_config = model_config;
       replica_config.seed = model_config.seed + 1 + static_cast<uint64_t>(replica);  // own dropout
       replicas.push_back(std::make_unique<DmoeClassifier>(replica_config, beam_search, pool));
+      replicas.back()->to(device);
       workers.push_back(replicas.back().get());
     }
     const auto stats = [&] {
@@ -179,7 +185,9 @@ int run_train(TrainOptions options) {
       int64_t done = 0;
       trainer.train(
           epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch,
-          [&](int64_t step) { return batches.batch(epoch, step - epoch * steps_per_epoch); },
+          [&](int64_t step) {
+            return data::on_device(batches.batch(epoch, step - epoch * steps_per_epoch), device);
+          },
           [&](int64_t step) { return schedule.lr_at(step); },
           [&](const StepOutcome& outcome) {
             loss_sum += outcome.loss * static_cast<double>(outcome.rows);
@@ -194,9 +202,11 @@ int run_train(TrainOptions options) {
       const double train_seconds = progress.elapsed_seconds();
       const int64_t right = trainer.count_correct((test_rows + test_batch - 1) / test_batch,
                                                   [&](int64_t index) {
-                                                    return data::sequential_batch(
-                                                        dataset.test.images, dataset.test.labels,
-                                                        test_batch, index);
+                                                    return data::on_device(
+                                                        data::sequential_batch(
+                                                            dataset.test.images,
+                                                            dataset.test.labels, test_batch, index),
+                                                        device);
                                                   });
       test_accuracy = static_cast<double>(right) / static_cast<double>(test_rows);
       progress.finish(format("loss %.4f acc %.4f test_acc %.4f (%.0f samples/s) %s, %lld steps "
@@ -284,7 +294,9 @@ Command add_train_command(CLI::App& app) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   command->add_option("--threads", options->threads, "CPU threads of each step's local math")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  command->add_option("--device", options->device, "cpu (the trainer's own layers are small)")
+  command->add_option("--device", options->device,
+                      "cpu, or cuda[:N] in a build with CUDA: where the trainer's own layers "
+                      "(input projection, gating, classifier) compute")
       ->capture_default_str();
   return {command, [options] { return run_train(*options); }};
 }

@@ -40,10 +40,6 @@ struct TrainLocalOptions {
   ClassifierConfig model;
 };
 
-// Batches come from the dataset on the CPU; the model may live elsewhere.
-data::Batch on_device(data::Batch batch, Device device) {
-  return {batch.inputs.to(device), batch.labels.to(device)};
-}
 
 double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split, int64_t batch_size,
                 Device device) {
@@ -52,7 +48,7 @@ double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split,
   const int64_t rows = split.images.size(0);
   int64_t correct = 0;
   for (int64_t index = 0; index * batch_size < rows; ++index) {
-    const data::Batch batch = on_device(
+    const data::Batch batch = data::on_device(
         data::sequential_batch(split.images, split.labels, batch_size, index), device);
     correct += nn::count_correct(model.forward(batch.inputs), batch.labels);
   }
@@ -111,7 +107,7 @@ int run_train_local(TrainLocalOptions options) {
     int64_t seen = 0;
     for (int64_t index = 0; index < steps_per_epoch; ++index) {
       optimizer.set_lr(schedule.lr_at(epoch * steps_per_epoch + index));
-      const data::Batch batch = on_device(batches.batch(epoch, index), device);
+      const data::Batch batch = data::on_device(batches.batch(epoch, index), device);
       const Tensor logits = model.forward(batch.inputs);
       const Tensor loss = cross_entropy(logits, batch.labels);
       optimizer.zero_grad();
