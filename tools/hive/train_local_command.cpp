@@ -1,5 +1,6 @@
 // `hive train-local`: trains the Fashion-MNIST classifier with a local MoE layer on the CPU or a
-// GPU (--device), evaluates on the 10k test images after every epoch, and can checkpoint and resume.
+// GPU (--device), evaluates on the 10k test images after every epoch, and can checkpoint and
+// resume.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -39,7 +40,6 @@ struct TrainLocalOptions {
   std::string device = "cpu";
   ClassifierConfig model;
 };
-
 
 double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split, int64_t batch_size,
                 Device device) {
