@@ -32,6 +32,15 @@ Tensor random_input(const Shape& shape, uint64_t seed, DType dtype, float scale)
   return values.to(dtype);
 }
 
+Tensor tied_input(const Shape& shape, uint64_t seed, DType dtype) {
+  Tensor values = random_input(shape, seed);
+  float* data = values.data<float>();
+  for (int64_t i = 0; i < values.numel(); ++i) {
+    data[i] = std::fmin(2.0f, std::fmax(-2.0f, std::round(data[i])));
+  }
+  return values.to(dtype);
+}
+
 void expect_relative_close(const Tensor& actual, const Tensor& expected, double relative_tolerance) {
   ASSERT_EQ(actual.shape(), expected.shape());
   const std::vector<float> got = actual.to(Device::cpu()).to(DType::kF32).to_vector<float>();

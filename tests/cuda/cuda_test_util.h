@@ -43,6 +43,10 @@ double tolerance_for(DType dtype);
 // Standard-normal CPU tensor from `seed` in `dtype` (drawn in f32, then rounded).
 Tensor random_input(const Shape& shape, uint64_t seed, DType dtype = DType::kF32, float scale = 1.0f);
 
+// random_input rounded to the integers from -2 to 2 (in `dtype`): every row of more than a few
+// elements holds its maximum several times, so tie-breaking is tested.
+Tensor tied_input(const Shape& shape, uint64_t seed, DType dtype = DType::kF32);
+
 // Expects `actual` (any device) to match `expected` (any device): same shape, no NaN where the
 // reference has none, and ||actual - expected|| / ||expected|| <= relative_tolerance (computed
 // in double on the host; an all-zero reference needs an all-zero result).

@@ -20,6 +20,7 @@ namespace {
 using testing::expect_equal_indices;
 using testing::expect_relative_close;
 using testing::random_input;
+using testing::tied_input;
 using testing::tolerance_for;
 using testing::TensorFunction;
 
@@ -35,16 +36,6 @@ Tensor random_indices(const Shape& shape, int64_t limit, uint64_t seed, DType dt
     index = static_cast<int64_t>(generator.next_below(static_cast<uint64_t>(limit)));
   }
   return Tensor::from_vector(indices, shape).to(dtype);
-}
-
-// Integers from -2 to 2 (in any float dtype): every row of a few columns has ties.
-Tensor tied_input(const Shape& shape, uint64_t seed, DType dtype) {
-  Tensor values = random_input(shape, seed);
-  float* data = values.data<float>();
-  for (int64_t i = 0; i < values.numel(); ++i) {
-    data[i] = std::fmin(2.0f, std::fmax(-2.0f, std::round(data[i])));
-  }
-  return values.to(dtype);
 }
 
 class IndexingKernelsTest : public testing::CudaTest {};

@@ -18,6 +18,7 @@ using testing::expect_equal_indices;
 using testing::expect_relative_close;
 using testing::Outcome;
 using testing::random_input;
+using testing::tied_input;
 using testing::run_on;
 using testing::tolerance_for;
 
@@ -30,16 +31,6 @@ int64_t grid_width(const std::vector<int64_t>& grid) {
   int64_t width = 0;
   for (int64_t size : grid) width += size;
   return width;
-}
-
-// Integers from -2 to 2 (exact in every float dtype): most rows have many tied experts.
-Tensor tied_input(const Shape& shape, uint64_t seed, DType dtype) {
-  Tensor values = random_input(shape, seed);
-  float* data = values.data<float>();
-  for (int64_t i = 0; i < values.numel(); ++i) {
-    data[i] = std::fmin(2.0f, std::fmax(-2.0f, std::round(data[i])));
-  }
-  return values.to(dtype);
 }
 
 class MoeGatingKernelsTest : public testing::CudaTest {

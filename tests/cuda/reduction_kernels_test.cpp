@@ -20,21 +20,12 @@ namespace {
 using testing::expect_equal_indices;
 using testing::expect_relative_close;
 using testing::random_input;
+using testing::tied_input;
 using testing::tolerance_for;
 using testing::TensorFunction;
 
 constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
 const Shape kCube{5, 37, 129};  // no extent is a multiple of a warp
-
-// Integers from -2 to 2 (in any float dtype): most lines hold their maximum several times.
-Tensor tied_input(const Shape& shape, uint64_t seed, DType dtype) {
-  Tensor values = random_input(shape, seed);
-  float* data = values.data<float>();
-  for (int64_t i = 0; i < values.numel(); ++i) {
-    data[i] = std::fmin(2.0f, std::fmax(-2.0f, std::round(data[i])));
-  }
-  return values.to(dtype);
-}
 
 // `rows` labels in [0, classes), of an index dtype, on the CPU.
 Tensor random_labels(int64_t rows, int64_t classes, uint64_t seed, DType dtype) {
