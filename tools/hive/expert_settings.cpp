@@ -3,8 +3,8 @@
 #include <set>
 #include <utility>
 
-#include "engine/core/backend.h"
 #include "engine/core/error.h"
+#include "tools/hive/device_option.h"
 
 namespace hive::tools {
 namespace {
@@ -19,17 +19,6 @@ Result<std::vector<moe::ExpertUid>> parse_uids(const std::vector<std::string>& t
     uids.push_back(std::move(uid).value());
   }
   return uids;
-}
-
-// A device this build can compute on: CUDA only where its backend was registered.
-Result<Device> parse_device(const std::string& text) {
-  try {
-    const Device device = Device::parse(text);
-    backend_for(device);
-    return device;
-  } catch (const Error& error) {
-    return Status::error("--device '" + text + "': " + error.what());
-  }
 }
 
 Result<moe::OptimizerType> parse_optimizer(const std::string& text) {
@@ -95,7 +84,7 @@ Result<ExpertSettings> resolve_expert_settings(const ExpertFlags& flags,
   settings.expert_options.delay = std::chrono::duration_cast<std::chrono::nanoseconds>(
       std::chrono::duration<double, std::milli>(flags.delay_ms));
 
-  auto device = parse_device(flags.device);
+  auto device = parse_compute_device(flags.device);
   if (!device.is_ok()) return device.status();
   settings.device = device.value();
 

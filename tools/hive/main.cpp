@@ -5,9 +5,6 @@
 
 #include "engine/core/error.h"
 #include "tools/hive/commands.h"
-#if HIVE_WITH_CUDA
-#include "cuda/cuda.h"
-#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"hive: train neural networks whose layers are decentralized mixtures of experts"};
@@ -23,11 +20,6 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-#if HIVE_WITH_CUDA
-    // `--device cuda` works only once the backend is registered; without a GPU, asking for one
-    // fails at that flag with the engine's "no backend for device" error.
-    if (hive::cuda::device_count() > 0) hive::cuda::register_backend();
-#endif
     for (const hive::tools::Command& command : commands) {
       if (command.app->parsed()) return command.run();
     }

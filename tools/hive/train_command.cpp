@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "dht/node/dht_runner.h"
-#include "engine/core/backend.h"
 #include "engine/cpu/cpu_threads.h"
 #include "engine/data/batches.h"
 #include "engine/data/fashion_mnist.h"
@@ -24,6 +23,7 @@
 #include "net/loop/event_loop.h"
 #include "net/rpc/endpoint.h"
 #include "tools/hive/commands.h"
+#include "tools/hive/device_option.h"
 #include "tools/hive/dmoe_classifier.h"
 #include "tools/hive/grid_option.h"
 #include "tools/hive/peer_setup.h"
@@ -68,14 +68,12 @@ std::string failed_calls(const moe::RemoteMoeStats& stats) {
 }
 
 int run_train(TrainOptions options) {
-  Device device;
-  try {
-    device = Device::parse(options.device);
-    backend_for(device);
-  } catch (const Error& error) {
-    std::fprintf(stderr, "hive train: --device %s: %s\n", options.device.c_str(), error.what());
+  const Result<Device> device_or_error = parse_compute_device(options.device);
+  if (!device_or_error.is_ok()) {
+    std::fprintf(stderr, "hive train: %s\n", device_or_error.status().message().c_str());
     return 2;
   }
+  const Device device = device_or_error.value();
   set_cpu_threads(options.threads);
   std::vector<int64_t> grid;
   try {

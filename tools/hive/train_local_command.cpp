@@ -6,7 +6,6 @@
 #include <string>
 
 #include "engine/autograd/grad_mode.h"
-#include "engine/core/backend.h"
 #include "engine/cpu/cpu_threads.h"
 #include "engine/data/batches.h"
 #include "engine/data/fashion_mnist.h"
@@ -17,6 +16,7 @@
 #include "engine/optim/clip_grad.h"
 #include "engine/optim/lr_schedule.h"
 #include "tools/hive/commands.h"
+#include "tools/hive/device_option.h"
 #include "tools/hive/fashion_mnist_classifier.h"
 #include "tools/hive/grid_option.h"
 #include "tools/hive/progress_bar.h"
@@ -59,8 +59,7 @@ double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split,
 int run_train_local(TrainLocalOptions options) {
   if (options.threads > 0) set_cpu_threads(options.threads);
   options.model.grid = parse_grid(options.grid);
-  const Device device = Device::parse(options.device);
-  backend_for(device);  // a clear error now when this build or machine cannot compute there
+  const Device device = parse_compute_device(options.device).value_or_throw();
   data::FashionMnist dataset = data::load_fashion_mnist(options.data_dir).value_or_throw();
   if (options.train_limit > 0 && options.train_limit < dataset.train.images.size(0)) {
     dataset.train.images = dataset.train.images.rows(0, options.train_limit);
