@@ -111,11 +111,15 @@ void AdamStep(benchmark::State& state) {
   state.counters["params"] = static_cast<double>(params);
 }
 
-// MixtureOfExperts over a 4 x 4 grid of FeedForwardExpert experts, k = 2: gating linear,
-// top-2 over the 16 grid scores, softmax over the chosen, per-expert batches through
-// index_select, recombined with index_add; then backward of a fixed random output gradient.
+// MixtureOfExperts over a 4 x 4 grid of FeedForwardExpert experts, k = 2: gating linear, fused
+// top-2 over the grid scores with softmax over the chosen, rows grouped by expert (moe_dispatch),
+// all experts at once through grouped GEMMs (nn::forward_grouped), weighted sums back into row
+// order (moe_combine); then backward of a fixed random output gradient.
 // The input requires grad, as in a trainer whose MoE layer sits behind other layers.
-void LocalMoeForwardBackward(benchmark::State& state) {
+// grouped: every expert a FeedForwardExpert, so the layer runs them through grouped GEMMs; else
+// each sits in a Sequential, which the layer cannot group: one chain of ops per expert, the
+// path of any other expert type (LocalMoeForwardBackwardPerExpert, for comparison).
+void run_local_moe(benchmark::State& state, bool grouped) {
   const int64_t batch = state.range(0);
   const int64_t hidden = state.range(1);
   hive::Generator generator(kSeed);
@@ -125,8 +129,13 @@ void LocalMoeForwardBackward(benchmark::State& state) {
   config.k = kExpertsPerRow;
   hive::nn::MixtureOfExperts moe(
       config,
-      [hidden](int64_t, hive::Generator& expert_generator) {
-        return std::make_shared<hive::nn::FeedForwardExpert>(hidden, expert_generator);
+      [hidden, grouped](int64_t, hive::Generator& expert_generator)
+          -> std::shared_ptr<hive::nn::UnaryModule> {
+        auto expert = std::make_shared<hive::nn::FeedForwardExpert>(hidden, expert_generator);
+        if (grouped) return expert;
+        auto wrapped = std::make_shared<hive::nn::Sequential>();
+        wrapped->add(expert);
+        return wrapped;
       },
       generator);
   const hive::Tensor x = hive::Tensor::randn(hive::Shape{batch, hidden}, generator);
@@ -144,6 +153,9 @@ void LocalMoeForwardBackward(benchmark::State& state) {
   set_flops_counter(state, with_backward(gemm_flops(batch, hidden, 2 * kGridSide) +
                                          ffn_forward_flops(batch * kExpertsPerRow, hidden)));
 }
+
+void LocalMoeForwardBackward(benchmark::State& state) { run_local_moe(state, true); }
+void LocalMoeForwardBackwardPerExpert(benchmark::State& state) { run_local_moe(state, false); }
 
 // Batches 256..4096 at hidden 512 and 1024. The MoE grid leaves out its largest case
 // (batch 4096 at hidden 1024: ~3 s a pass on two cores) to keep the suite to a few minutes.
@@ -170,6 +182,13 @@ BENCHMARK(LocalMoeForwardBackward)
     ->Args({4096, 512})
     ->Args({256, 1024})
     ->Args({1024, 1024})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(LocalMoeForwardBackwardPerExpert)
+    ->ArgNames({"batch", "hidden"})
+    ->Args({256, 512})
+    ->Args({4096, 512})
+    ->Args({256, 1024})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

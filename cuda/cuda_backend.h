@@ -3,9 +3,10 @@
 // Every method runs asynchronously on the calling thread's stream of the tensors' device
 // (runtime/stream_slots.h) with that device made current for the call; results are read back
 // through copies to the CPU, which wait for the stream. Matrix products go through cuBLASLt
-// (kernels/gemm.cpp); every other op is a hand-written kernel in kernels/, one file per kernel
-// family, mirroring engine/cpu. Floating kernels load f16/bf16 elements as float, compute in
-// float and round once when storing, as the CPU backend does, so both agree within rounding.
+// (kernels/gemm.cpp), grouped ones through cuBLAS's grouped GEMM (kernels/grouped_gemm.cpp);
+// every other op is a hand-written kernel in kernels/, one file per kernel family, mirroring
+// engine/cpu. Floating kernels load f16/bf16 elements as float, compute in float and round once
+// when storing, as the CPU backend does, so both agree within rounding.
 #pragma once
 
 #include "engine/core/backend.h"
@@ -68,6 +69,16 @@ class CudaBackend final : public Backend {
   void grid_topk_backward(const Tensor& grad_weights, const Tensor& weights, const Tensor& indices,
                           std::span<const int64_t> grid,
                           const Tensor& grad_dimension_scores) override;
+
+  void moe_plan(const Tensor& expert_indices, const Tensor& counts, const Tensor& choice_slots,
+                const Tensor& source_rows, const Tensor& slot_positions) override;
+  void moe_combine(const Tensor& grouped, const Tensor& weights, const Tensor& slot_positions,
+                   const Tensor& out) override;
+  void moe_combine_backward(const Tensor& grad_out, const Tensor& grouped, const Tensor& weights,
+                            const Tensor& slot_positions, const Tensor& grad_grouped,
+                            const Tensor& grad_weights) override;
+
+  void grouped_gemm(std::span<const GemmArgs> problems) override;
 
   void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) override;
   void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) override;

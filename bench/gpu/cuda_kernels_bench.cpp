@@ -1,7 +1,8 @@
 // GPU benchmarks of the engine on Device::cuda(0): the limits of the device measured in the same
 // run (a large bf16 GEMM, an f32 GEMM, a device-to-device copy), then the ops an expert server
 // and a trainer spend their time in (linear, layer_norm, softmax, cross_entropy, AdamW, the
-// gating top-k) and a local 64-expert MoE layer, forward and backward.
+// gating top-k, MoE dispatch and combine, the 64 experts' FFN as grouped GEMMs) and a local
+// 64-expert MoE layer, forward and backward.
 //
 // bench/gpu/torch_reference.py runs the very same cases in PyTorch under the same names, and
 // bench/gpu/make_report.py puts both side by side with each case's fraction of the measured
@@ -15,6 +16,7 @@
 // reported as an error and the others still run.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <iostream>
@@ -86,6 +88,37 @@ void guarded(benchmark::State& state, const Case& run_case) {
 hive::Tensor random_on_gpu(const hive::Shape& shape, hive::Generator& generator,
                            hive::DType dtype) {
   return hive::Tensor::randn(shape, generator, dtype, gpu());
+}
+
+// SplitMix64's output function: the routing below draws from it so that torch_reference.py can
+// draw the very same numbers.
+uint64_t splitmix64(uint64_t counter) {
+  uint64_t z = counter + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// The expert choices (i64 [tokens, k], CPU) of a router that favours some experts, as trained
+// routers do: each draw u, uniform in [0, 1) from splitmix64 of consecutive counters from
+// kSeed, picks expert floor(experts * u^2), so expert 0 gets about 16 times the pairs of expert
+// 63 of 64; a token redraws until its k experts are distinct. torch_reference.py's
+// skewed_routing() computes the same indices.
+hive::Tensor skewed_routing(int64_t tokens, int64_t experts, int64_t k) {
+  std::vector<int64_t> indices;
+  indices.reserve(static_cast<size_t>(tokens * k));
+  uint64_t counter = kSeed;
+  for (int64_t token = 0; token < tokens; ++token) {
+    const auto first = static_cast<std::ptrdiff_t>(indices.size());
+    while (static_cast<int64_t>(indices.size()) - first < k) {
+      const double u = static_cast<double>(splitmix64(counter++) >> 11) * 0x1.0p-53;
+      const auto expert = std::min(experts - 1, static_cast<int64_t>(as_double(experts) * u * u));
+      if (std::find(indices.begin() + first, indices.end(), expert) == indices.end()) {
+        indices.push_back(expert);
+      }
+    }
+  }
+  return hive::Tensor::from_vector(indices, hive::Shape{tokens, k});
 }
 
 // --- Limits of the device, measured in the same run ---------------------------------------------
@@ -278,11 +311,71 @@ void TopK(benchmark::State& state, int64_t rows, int64_t experts, int64_t k) {
   });
 }
 
+// An MoE layer's data movement without the experts: moe_dispatch (x [tokens, d_model] -> the
+// tokens * k grouped rows) then moe_combine (weighted sum of each token's k rows), bf16, forward
+// only, on the skewed routing's plan (made once, outside the timed loop). Bytes: dispatch reads
+// and writes tokens * k rows, combine reads tokens * k rows and writes tokens rows.
+void MoeDispatchCombine(benchmark::State& state, int64_t tokens, int64_t d_model, int64_t experts,
+                        int64_t k) {
+  guarded(state, [&] {
+    const hive::DType dtype = hive::DType::kBF16;
+    hive::Generator generator(kSeed);
+    const hive::MoePlan plan = hive::moe_plan(skewed_routing(tokens, experts, k).to(gpu()), experts);
+    const hive::Tensor x = random_on_gpu(hive::Shape{tokens, d_model}, generator, dtype);
+    const hive::Tensor weights = random_on_gpu(hive::Shape{tokens, k}, generator, dtype);
+    time_passes(state, [&] {
+      benchmark::DoNotOptimize(hive::moe_combine(hive::moe_dispatch(x, plan), weights, plan));
+    });
+    state.SetItemsProcessed(state.iterations() * tokens);
+    set_bytes(state, element_bytes((3 * k + 1) * tokens * d_model, dtype));
+  });
+}
+
+// The experts' feed-forward layers of an MoE, all at once: x [tokens * k, d_model] already in
+// grouped order (the skewed routing's group sizes, uneven), grouped_linear up to d_ff with
+// biases, gelu, grouped_linear back down with biases; then backward of a fixed random probe. x,
+// every weight and every bias require grad. bf16. FLOPs: the two grouped GEMMs, times 3 for
+// backward (bias gradients and gelu not counted).
+void GroupedFfnForwardBackward(benchmark::State& state, int64_t tokens, int64_t d_model,
+                               int64_t d_ff, int64_t experts, int64_t k) {
+  guarded(state, [&] {
+    const hive::DType dtype = hive::DType::kBF16;
+    hive::Generator generator(kSeed);
+    const std::vector<int64_t> group_rows =
+        hive::moe_plan(skewed_routing(tokens, experts, k).to(gpu()), experts).expert_counts;
+    const int64_t rows = tokens * k;
+    const hive::Tensor x = random_on_gpu(hive::Shape{rows, d_model}, generator, dtype);
+    std::vector<hive::Tensor> up_weights, up_biases, down_weights, down_biases;
+    for (int64_t e = 0; e < experts; ++e) {
+      up_weights.push_back(random_on_gpu(hive::Shape{d_ff, d_model}, generator, dtype));
+      up_biases.push_back(random_on_gpu(hive::Shape{d_ff}, generator, dtype));
+      down_weights.push_back(random_on_gpu(hive::Shape{d_model, d_ff}, generator, dtype));
+      down_biases.push_back(random_on_gpu(hive::Shape{d_model}, generator, dtype));
+    }
+    const hive::Tensor probe = random_on_gpu(hive::Shape{rows, d_model}, generator, dtype);
+    std::vector<hive::Tensor> leaves{x};
+    for (const auto* group : {&up_weights, &up_biases, &down_weights, &down_biases}) {
+      leaves.insert(leaves.end(), group->begin(), group->end());
+    }
+    for (const hive::Tensor& leaf : leaves) leaf.set_requires_grad(hive::RequiresGrad::kYes);
+    time_passes(state, [&] {
+      for (const hive::Tensor& leaf : leaves) leaf.zero_grad();
+      const hive::Tensor hidden =
+          hive::gelu(hive::grouped_linear(x, group_rows, up_weights, up_biases));
+      hive::grouped_linear(hidden, group_rows, down_weights, down_biases).backward(probe);
+    });
+    state.SetItemsProcessed(state.iterations() * rows);
+    set_flops(state, with_backward(2.0 * gemm_flops(rows, d_model, d_ff)));
+  });
+}
+
 // nn::MixtureOfExperts on an 8 x 8 grid of FeedForwardExpert(d_model) (d_ff = 4 d_model), k = 2:
-// gating linear, top-2 over the 64 grid scores, softmax over the chosen, per-expert batches
-// through index_select, one expert call at a time (no grouped GEMM yet), recombined with
-// index_add; then backward of a fixed random output gradient. x requires grad. f32 because nn
-// modules hold f32 parameters (there is no Module::to(DType)).
+// gating linear, fused top-2 with softmax over the chosen (grid_topk), rows grouped by expert
+// (moe_dispatch), all experts at once (nn::forward_grouped: grouped GEMMs, one GELU, one layer
+// norm), weighted sums back into row order (moe_combine); then backward of a fixed random output
+// gradient. x requires grad. f32: with bf16 inputs the layers would compute in bf16 against f32
+// master weights, casting each expert's parameters (six small casts per expert), a case of its
+// own still to add.
 // FLOPs: the experts' two GEMMs for tokens * k rows, times 3 for backward (the gate's
 // [d_model -> 16] GEMM, GELU, LayerNorm, dispatch and combine are not counted).
 void LocalMoeForwardBackward(benchmark::State& state, int64_t tokens, int64_t d_model,
@@ -346,6 +439,10 @@ void register_cases() {
   add("AdamStep/tensors:100/numel:100000000", kMs, [](State& s) { AdamStep(s, 100); });
   add("TopK/rows:16384/experts:64/k:2", benchmark::kMicrosecond,
       [](State& s) { TopK(s, 16384, 64, 2); });
+  add("MoeDispatchCombine/dtype:bf16/tokens:16384/d_model:1024/experts:64/k:2", kMs,
+      [](State& s) { MoeDispatchCombine(s, 16384, 1024, 64, 2); });
+  add("GroupedFfnForwardBackward/dtype:bf16/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2",
+      kMs, [](State& s) { GroupedFfnForwardBackward(s, 16384, 1024, 4096, 64, 2); });
   add("LocalMoeForwardBackward/dtype:f32/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2", kMs,
       [](State& s) { LocalMoeForwardBackward(s, 16384, 1024, 8, 2); });
 }

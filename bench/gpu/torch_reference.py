@@ -43,6 +43,8 @@ CASES = [
     "CrossEntropyForwardBackward/dtype:f32/rows:8192/classes:32000",
     "AdamStep/tensors:100/numel:100000000",
     "TopK/rows:16384/experts:64/k:2",
+    "MoeDispatchCombine/dtype:bf16/tokens:16384/d_model:1024/experts:64/k:2",
+    "GroupedFfnForwardBackward/dtype:bf16/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2",
     "LocalMoeForwardBackward/dtype:f32/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2",
 ]
 
@@ -157,6 +159,73 @@ def top_k(rows, experts, k):
     return lambda: torch.topk(scores, k, dim=-1)
 
 
+MASK64 = (1 << 64) - 1
+
+
+def splitmix64(counter):
+    z = (counter + 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+def skewed_routing(tokens, experts, k):
+    """cuda_kernels_bench's skewed_routing(), number for number: [tokens, k] int64 expert choices
+    on the CPU. Each draw u (uniform in [0, 1), from splitmix64 of consecutive counters from SEED)
+    picks expert floor(experts * u^2); a token redraws until its k experts are distinct."""
+    indices, counter = [], SEED
+    for _ in range(tokens):
+        row = []
+        while len(row) < k:
+            u = (splitmix64(counter) >> 11) * 2.0**-53
+            counter += 1
+            expert = min(experts - 1, int(experts * u * u))
+            if expert not in row:
+                row.append(expert)
+        indices.append(row)
+    return torch.tensor(indices, dtype=torch.int64)
+
+
+def moe_dispatch_combine(dtype, tokens, d_model, experts, k):
+    """hive's moe_dispatch + moe_combine as PyTorch MoE layers move rows: index_select of each
+    expert's rows (in expert order, as hive's plan), then a weighted index_add_ back."""
+    indices = skewed_routing(tokens, experts, k).to(DEVICE)
+    slots = torch.argsort(indices.flatten(), stable=True)  # grouped order, as hive's plan
+    source_rows = slots // k
+    x = randn(tokens, d_model, dtype=dtype)
+    grouped_weights = randn(tokens, k, dtype=dtype).flatten()[slots].unsqueeze(1)
+
+    def run():
+        with torch.no_grad():
+            grouped = x.index_select(0, source_rows)
+            torch.zeros_like(x).index_add_(0, source_rows, grouped * grouped_weights)
+    return run
+
+
+def grouped_ffn_forward_backward(dtype, tokens, d_model, d_ff, experts, k):
+    """hive's grouped_linear -> gelu -> grouped_linear over the skewed routing's group sizes, as
+    PyTorch usually runs experts: a loop of F.linear -> gelu (tanh, as hive's) -> F.linear per
+    expert on its slice of the grouped rows, outputs concatenated; backward of a probe."""
+    group_rows = torch.bincount(skewed_routing(tokens, experts, k).flatten(),
+                                minlength=experts).tolist()
+    rows = tokens * k
+    x = randn(rows, d_model, dtype=dtype, requires_grad=True)
+    up_weights = [randn(d_ff, d_model, dtype=dtype, requires_grad=True) for _ in range(experts)]
+    up_biases = [randn(d_ff, dtype=dtype, requires_grad=True) for _ in range(experts)]
+    down_weights = [randn(d_model, d_ff, dtype=dtype, requires_grad=True) for _ in range(experts)]
+    down_biases = [randn(d_model, dtype=dtype, requires_grad=True) for _ in range(experts)]
+    probe = randn(rows, d_model, dtype=dtype)
+
+    def forward():
+        outputs = []
+        for e, x_e in enumerate(x.split(group_rows)):
+            hidden = F.gelu(F.linear(x_e, up_weights[e], up_biases[e]), approximate="tanh")
+            outputs.append(F.linear(hidden, down_weights[e], down_biases[e]))
+        return torch.cat(outputs)
+    leaves = [x, *up_weights, *up_biases, *down_weights, *down_biases]
+    return forward_backward(forward, leaves, probe)
+
+
 class FeedForwardExpert(torch.nn.Module):
     """hive::nn::FeedForwardExpert: LayerNorm(x + Linear(4h, h)(GELU_tanh(Linear(h, 4h)(x))))."""
 
@@ -236,6 +305,10 @@ def build_case(name, adam_fused=False):
             lambda: cross_entropy_forward_backward(dtype, a["rows"], a["classes"]),
         "AdamStep": lambda: adam_step(a["tensors"], fused=adam_fused),
         "TopK": lambda: top_k(a["rows"], a["experts"], a["k"]),
+        "MoeDispatchCombine": lambda: moe_dispatch_combine(
+            dtype, a["tokens"], a["d_model"], a["experts"], a["k"]),
+        "GroupedFfnForwardBackward": lambda: grouped_ffn_forward_backward(
+            dtype, a["tokens"], a["d_model"], a["d_ff"], a["experts"], a["k"]),
         "LocalMoeForwardBackward": lambda: local_moe_forward_backward(
             a["dtype"], a["tokens"], a["d_model"], a["d_ff"], a["experts"], a["k"]),
     }

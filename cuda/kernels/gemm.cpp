@@ -5,7 +5,8 @@
 // column-major is its transpose, [cols, rows] with leading dimension cols; so out = op(a) op(b)
 // is computed as out^T = op(b)^T op(a)^T: cuBLASLt's A is our b, its B is our a, m and n swap,
 // and the bias (one value per column of out) runs along the rows of out^T, which is what
-// CUBLASLT_EPILOGUE_BIAS adds.
+// CUBLASLT_EPILOGUE_BIAS adds. The GELU epilogue (GemmEpilogue::kGelu) is cuBLASLt's
+// GELU[_AUX][_BIAS], whose aux matrix, the GELU's input kept for the backward, has out's layout.
 //
 // The algorithm heuristic costs more than a small product, so the operand layouts and the chosen
 // algorithm are cached per problem; the matmul descriptor, which holds the bias pointer, is made
@@ -23,6 +24,7 @@
 #include <string>
 
 #include "cuda/cuda_backend.h"
+#include "cuda/kernels/blas_types.h"
 #include "cuda/kernels/blaslt_handles.h"
 #include "cuda/runtime/check.h"
 #include "cuda/runtime/device_guard.h"
@@ -50,12 +52,15 @@ struct ProductKey {
   int64_t stride_b = 0;
   int64_t stride_out = 0;
   bool has_bias = false;
+  bool gelu = false;            // GELU epilogue
+  bool has_pre_activation = false;  // ...which also stores its input (the aux matrix)
   // Byte alignment of every matrix of each operand (a power of two, at most kMaxAlignment): the
   // heuristic then only offers kernels whose vector loads these addresses allow.
   uint32_t align_a = kMaxAlignment;
   uint32_t align_b = kMaxAlignment;
   uint32_t align_out = kMaxAlignment;
   uint32_t align_bias = kMaxAlignment;
+  uint32_t align_pre_activation = kMaxAlignment;
 
   auto operator<=>(const ProductKey&) const = default;
 };
@@ -64,7 +69,8 @@ struct ProductOperands {
   const void* a = nullptr;
   const void* b = nullptr;
   void* out = nullptr;
-  const void* bias = nullptr;  // null without bias
+  const void* bias = nullptr;        // null without bias
+  void* pre_activation = nullptr;    // null unless the GELU epilogue keeps its input
 };
 
 // The largest power of two, up to kMaxAlignment, that divides the address of the first matrix
@@ -75,41 +81,44 @@ uint32_t alignment_of(const void* data, int64_t stride, size_t element_bytes) {
   return static_cast<uint32_t>(bits & (~bits + 1));
 }
 
-cudaDataType_t cuda_type_of(DType dtype) {
-  switch (dtype) {
-    case DType::kF32: return CUDA_R_32F;
-    case DType::kF16: return CUDA_R_16F;
-    case DType::kBF16: return CUDA_R_16BF;
-    default: break;
-  }
-  HIVE_CHECK(false, "gemm: dtype ", dtype, " reached the cuBLASLt path");
-  return CUDA_R_32F;
-}
-
-cublasOperation_t to_operation(Transpose transpose) {
-  return transpose == Transpose::kYes ? CUBLAS_OP_T : CUBLAS_OP_N;
-}
-
 std::string describe_product(const ProductKey& key) {
   return str_cat(key.dtype, " product op(a) [", key.m, ", ", key.k, "] @ op(b) [", key.k, ", ",
                  key.n, "]", key.transpose_a == Transpose::kYes ? " (a transposed)" : "",
                  key.transpose_b == Transpose::kYes ? " (b transposed)" : "", ", batch ",
                  key.batch, " (strides ", key.stride_a, ", ", key.stride_b, ", ", key.stride_out,
-                 ")", key.has_bias ? ", with bias" : "", ", alignments ", key.align_a, "/",
-                 key.align_b, "/", key.align_out, "/", key.align_bias, " bytes, on cuda:",
-                 key.device);
+                 ")", key.has_bias ? ", with bias" : "", key.gelu ? ", then GELU" : "",
+                 key.has_pre_activation ? " keeping its input" : "", ", alignments ", key.align_a,
+                 "/", key.align_b, "/", key.align_out, "/", key.align_bias, "/",
+                 key.align_pre_activation, " bytes, on cuda:", key.device);
 }
 
-// Transposes, epilogue and bias of the operation, in the swapped (column-major) view.
-void set_product_attributes(MatmulDesc& desc, const ProductKey& key, const void* bias) {
+cublasLtEpilogue_t epilogue_of(const ProductKey& key) {
+  if (!key.gelu) return key.has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+  if (key.has_pre_activation) {
+    return key.has_bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+  }
+  return key.has_bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+}
+
+// Transposes, epilogue, bias and GELU input of the operation, in the swapped (column-major)
+// view, where out^T is [n, m] with leading dimension n; the GELU input is laid out as out.
+void set_product_attributes(MatmulDesc& desc, const ProductKey& key,
+                            const ProductOperands& operands) {
   desc.set(CUBLASLT_MATMUL_DESC_TRANSA, static_cast<int32_t>(to_operation(key.transpose_b)));
   desc.set(CUBLASLT_MATMUL_DESC_TRANSB, static_cast<int32_t>(to_operation(key.transpose_a)));
+  desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<uint32_t>(epilogue_of(key)));
   if (key.has_bias) {
-    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE, static_cast<uint32_t>(CUBLASLT_EPILOGUE_BIAS));
     desc.set(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, static_cast<int32_t>(cuda_type_of(key.dtype)));
     // The bias batch stride stays at its default of 0: every product of the batch adds the same
     // bias, as the CPU backend does.
-    desc.set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias);
+    desc.set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, operands.bias);
+  }
+  if (key.has_pre_activation) {
+    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, operands.pre_activation);
+    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, key.n);
+    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE,
+             static_cast<int32_t>(cuda_type_of(key.dtype)));
+    if (key.batch > 1) desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_BATCH_STRIDE, key.stride_out);
   }
 }
 
@@ -128,8 +137,8 @@ void set_batch(MatrixLayout& layout, int64_t batch, int64_t stride) {
 
 // The layouts of one problem and the algorithm the heuristic chose for it.
 struct ProductPlan {
-  // Runs the heuristic; `bias` only tells it the bias pointer's alignment.
-  ProductPlan(const ProductKey& key, const void* bias)
+  // Runs the heuristic; the operands only tell it the bias and GELU input pointers' alignment.
+  ProductPlan(const ProductKey& key, const ProductOperands& operands)
       : a(row_major_layout(key.dtype, key.transpose_a == Transpose::kYes ? key.k : key.m,
                            key.transpose_a == Transpose::kYes ? key.m : key.k)),
         b(row_major_layout(key.dtype, key.transpose_b == Transpose::kYes ? key.n : key.k,
@@ -140,7 +149,7 @@ struct ProductPlan {
     set_batch(out, key.batch, key.stride_out);
 
     MatmulDesc desc(CUBLAS_COMPUTE_32F, CUDA_R_32F);
-    set_product_attributes(desc, key, bias);
+    set_product_attributes(desc, key, operands);
     MatmulPreference preference;
     preference.set(CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, uint64_t{kGemmWorkspaceBytes});
     preference.set(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, key.align_b);  // A is our b
@@ -171,7 +180,8 @@ struct ProductPlan {
 
 class ProductPlanCache {
  public:
-  std::shared_ptr<const ProductPlan> find_or_create(const ProductKey& key, const void* bias) {
+  std::shared_ptr<const ProductPlan> find_or_create(const ProductKey& key,
+                                                    const ProductOperands& operands) {
     {
       std::lock_guard lock(mutex_);
       const auto found = plans_.find(key);
@@ -179,7 +189,7 @@ class ProductPlanCache {
     }
     // Outside the lock: the heuristic is slow and threads asking for other plans need not wait.
     // Two threads racing for the same key both build it; the first insertion wins.
-    auto plan = std::make_shared<const ProductPlan>(key, bias);
+    auto plan = std::make_shared<const ProductPlan>(key, operands);
     std::lock_guard lock(mutex_);
     // Shapes can vary without bound (the tokens routed to an expert change every step), so a
     // full cache starts over; plans still in use live on through their shared_ptr.
@@ -199,9 +209,9 @@ ProductPlanCache& plan_cache() {
 }
 
 void run_product(const ProductKey& key, const ProductOperands& operands, float alpha, float beta) {
-  const std::shared_ptr<const ProductPlan> plan = plan_cache().find_or_create(key, operands.bias);
+  const std::shared_ptr<const ProductPlan> plan = plan_cache().find_or_create(key, operands);
   MatmulDesc desc(CUBLAS_COMPUTE_32F, CUDA_R_32F);
-  set_product_attributes(desc, key, operands.bias);
+  set_product_attributes(desc, key, operands);
   StreamSlot& slot = current_slot(key.device);
   // cuBLASLt's A is our b and its B our a (see the top of the file); C and D are both out.
   HIVE_CUBLAS_CHECK(cublasLtMatmul(blas_handle(key.device), desc.get(), &alpha, operands.b,
@@ -240,8 +250,17 @@ void CudaBackend::gemm(const GemmArgs& args) {
   key.stride_b = batched ? args.stride_b : 0;
   key.stride_out = batched ? args.stride_out : 0;
   key.has_bias = args.bias.defined();
+  // cuBLASLt keeps the GELU input only with a leading dimension and batch stride divisible by 8;
+  // other shapes run the product, then the GELU kernel of unary().
+  const bool gelu = args.epilogue == GemmEpilogue::kGelu;
+  const bool keep_pre_activation = gelu && args.pre_activation.defined();
+  const bool fused_gelu =
+      gelu && (!keep_pre_activation || (args.n % 8 == 0 && (!batched || args.stride_out % 8 == 0)));
+  key.gelu = fused_gelu;
+  key.has_pre_activation = fused_gelu && keep_pre_activation;
   ProductOperands operands{args.a.raw_data(), args.b.raw_data(), args.out.raw_data(),
-                           key.has_bias ? args.bias.raw_data() : nullptr};
+                           key.has_bias ? args.bias.raw_data() : nullptr,
+                           key.has_pre_activation ? args.pre_activation.raw_data() : nullptr};
   float alpha = args.alpha;
 
   const size_t element_bytes = dtype_size(dtype);
@@ -267,7 +286,14 @@ void CudaBackend::gemm(const GemmArgs& args) {
   key.align_b = alignment_of(operands.b, key.stride_b, element_bytes);
   key.align_out = alignment_of(operands.out, key.stride_out, element_bytes);
   if (key.has_bias) key.align_bias = alignment_of(operands.bias, 0, element_bytes);
+  if (key.has_pre_activation) {
+    key.align_pre_activation = alignment_of(operands.pre_activation, key.stride_out, element_bytes);
+  }
   run_product(key, operands, alpha, args.beta);
+  if (gelu && !fused_gelu) {
+    if (keep_pre_activation) copy(args.out, args.pre_activation);
+    unary(UnaryOp::kGelu, args.out, args.out);
+  }
 }
 
 }  // namespace hive::cuda

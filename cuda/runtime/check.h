@@ -1,4 +1,5 @@
-// Return-code checks for the CUDA runtime and cuBLASLt. A failed call throws hive::Error naming
+// Return-code checks for the CUDA runtime, cuBLAS and cuBLASLt (the two libraries share one
+// status type, cublasStatus_t). A failed call throws hive::Error naming
 // the call, the error and where it was made; callers that can recover (out of memory, a missing
 // device) catch it like any other engine error.
 #pragma once

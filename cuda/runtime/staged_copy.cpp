@@ -11,21 +11,32 @@ namespace hive::cuda {
 
 void copy_host_to_device(const std::byte* host, std::byte* device_memory, size_t bytes, int device) {
   DeviceGuard guard(device);
+  copy_host_to_device_async(host, device_memory, bytes, device);
+  HIVE_CUDA_CHECK(cudaStreamSynchronize(current_stream(device)));
+}
+
+void copy_host_to_device_async(const std::byte* host, std::byte* device_memory, size_t bytes,
+                               int device) {
+  DeviceGuard guard(device);
   StreamSlot& slot = current_slot(device);
   std::lock_guard lock(slot.staging_mutex);
-  size_t chunk_index = 0;
-  for (size_t offset = 0; offset < bytes; offset += kStagingChunkBytes, ++chunk_index) {
-    const size_t buffer = chunk_index % 2;
-    const size_t length = std::min(kStagingChunkBytes, bytes - offset);
-    // The DMA that last read this buffer (this copy's chunk before the previous one, or an
-    // earlier copy's) must be done before it is overwritten.
-    HIVE_CUDA_CHECK(cudaEventSynchronize(slot.staging_done[buffer]));
-    std::memcpy(slot.staging[buffer], host + offset, length);
-    HIVE_CUDA_CHECK(cudaMemcpyAsync(device_memory + offset, slot.staging[buffer], length,
+  for (size_t offset = 0; offset < bytes;) {
+    if (slot.staging_offset == kStagingChunkBytes) {
+      // The other buffer comes round: the copies that last read it must be done before it is
+      // overwritten (this upload's previous piece, or earlier uploads).
+      slot.staging_buffer = 1 - slot.staging_buffer;
+      slot.staging_offset = 0;
+      HIVE_CUDA_CHECK(cudaEventSynchronize(slot.staging_done[slot.staging_buffer]));
+    }
+    std::byte* staged = slot.staging[slot.staging_buffer] + slot.staging_offset;
+    const size_t length = std::min(kStagingChunkBytes - slot.staging_offset, bytes - offset);
+    std::memcpy(staged, host + offset, length);
+    HIVE_CUDA_CHECK(cudaMemcpyAsync(device_memory + offset, staged, length,
                                     cudaMemcpyHostToDevice, slot.stream));
-    HIVE_CUDA_CHECK(cudaEventRecord(slot.staging_done[buffer], slot.stream));
+    HIVE_CUDA_CHECK(cudaEventRecord(slot.staging_done[slot.staging_buffer], slot.stream));
+    slot.staging_offset += length;
+    offset += length;
   }
-  HIVE_CUDA_CHECK(cudaStreamSynchronize(slot.stream));
 }
 
 void copy_device_to_host(const std::byte* device_memory, std::byte* host, size_t bytes, int device) {

@@ -40,6 +40,7 @@ struct OwnedSlot {
   ~OwnedSlot() { release(); }
 
   void release() {
+    if (slot.cublas != nullptr) static_cast<void>(cublasDestroy(slot.cublas));
     for (size_t i = 0; i < slot.staging.size(); ++i) {
       if (slot.staging_done[i] != nullptr) static_cast<void>(cudaEventDestroy(slot.staging_done[i]));
       if (slot.staging[i] != nullptr) static_cast<void>(cudaFreeHost(slot.staging[i]));
@@ -133,5 +134,22 @@ StreamSlot& current_slot(int device) {
 }
 
 cublasLtHandle_t blas_handle(int device) { return resources_of(device).blas; }
+
+cublasHandle_t cublas_handle(StreamSlot& slot) {
+  std::call_once(slot.cublas_created, [&] {
+    DeviceGuard guard(slot.device);
+    cublasHandle_t made = nullptr;
+    HIVE_CUBLAS_CHECK(cublasCreate(&made));
+    // Destroyed again if configuring it fails; call_once then lets a later call try anew.
+    const auto destroy = [](cublasHandle_t handle) { static_cast<void>(cublasDestroy(handle)); };
+    std::unique_ptr<cublasContext, decltype(destroy)> handle(made, destroy);
+    // In this order: setting the stream drops any workspace set before.
+    HIVE_CUBLAS_CHECK(cublasSetStream(handle.get(), slot.stream));
+    HIVE_CUBLAS_CHECK(cublasSetWorkspace(handle.get(), slot.gemm_workspace, kGemmWorkspaceBytes));
+    HIVE_CUBLAS_CHECK(cublasSetMathMode(handle.get(), CUBLAS_DEFAULT_MATH));
+    slot.cublas = handle.release();
+  });
+  return slot.cublas;
+}
 
 }  // namespace hive::cuda

@@ -34,9 +34,18 @@ enum class Transpose : uint8_t { kNo, kYes };
 inline constexpr size_t kMaxGatingGridDimensions = 8;
 inline constexpr int64_t kMaxGatingK = 32;
 
+// What happens to a product before it is stored (cuBLASLt's epilogues).
+enum class GemmEpilogue : uint8_t {
+  kNone,
+  // out = gelu(the product with beta and bias), the tanh approximation of UnaryOp::kGelu; the
+  // value before the GELU goes to pre_activation when that is defined (for the backward).
+  kGelu,
+};
+
 // out[b] = alpha * op(a[b]) @ op(b[b]) + beta * out[b] (+ bias broadcast over rows), for b in
-// [0, batch). op() transposes when asked. A batch stride of 0 reuses one matrix for every b.
-// Shapes: op(a) is [m, k], op(b) is [k, n], out is [m, n]; bias, when defined, is [n].
+// [0, batch), then the epilogue. op() transposes when asked. A batch stride of 0 reuses one
+// matrix for every b. Shapes: op(a) is [m, k], op(b) is [k, n], out is [m, n]; bias, when
+// defined, is [n]; pre_activation, when defined, has out's shape and dtype.
 struct GemmArgs {
   Tensor a;
   Tensor b;
@@ -53,6 +62,8 @@ struct GemmArgs {
   int64_t stride_out = 0;
   float alpha = 1.0f;
   float beta = 0.0f;
+  GemmEpilogue epilogue = GemmEpilogue::kNone;
+  Tensor pre_activation;
 };
 
 struct SgdHyper {
@@ -195,6 +206,37 @@ class Backend {
   virtual void grid_topk_backward(const Tensor& grad_weights, const Tensor& weights,
                                   const Tensor& indices, std::span<const int64_t> grid,
                                   const Tensor& grad_dimension_scores) = 0;
+
+  // --- Mixture-of-Experts dispatch and combine ---
+  // Groups the n*k (row, choice) pairs of expert_indices (i64 [n, k]) by expert with a stable
+  // counting sort (histogram, scan, scatter): experts in index order, and within an expert the
+  // pairs keep their flat order r * k + j. Writes counts (i64 [E + 1]): pairs per expert, and in
+  // counts[E] the pairs whose expert is outside [0, E), which are placed last (the op reports
+  // them); choice_slots (i64 [n * k]): the flat slot r * k + j of each pair in grouped order;
+  // source_rows (i64 [n * k]): its row r; slot_positions (i64 [n * k]): the inverse permutation,
+  // the grouped position of each slot.
+  virtual void moe_plan(const Tensor& expert_indices, const Tensor& counts,
+                        const Tensor& choice_slots, const Tensor& source_rows,
+                        const Tensor& slot_positions) = 0;
+  // out [n, d] = for each row r, the sum over j = 0, 1, ..., k-1 (in that order, accumulated in
+  // float) of weights[r, j] * grouped[slot_positions[r * k + j]]; grouped is [n * k, d] in grouped
+  // order, weights [n, k] (undefined: every weight is 1, which makes this the backward of
+  // dispatching x's rows). No atomics: the result does not depend on scheduling.
+  virtual void moe_combine(const Tensor& grouped, const Tensor& weights,
+                           const Tensor& slot_positions, const Tensor& out) = 0;
+  // The backward of moe_combine with weights: grad_grouped[slot_positions[r * k + j]] =
+  // weights[r, j] * grad_out[r] and grad_weights[r, j] = dot(grad_out[r], grouped[slot_positions[
+  // r * k + j]]) in float. Either output may be undefined (not wanted).
+  virtual void moe_combine_backward(const Tensor& grad_out, const Tensor& grouped,
+                                    const Tensor& weights, const Tensor& slot_positions,
+                                    const Tensor& grad_grouped, const Tensor& grad_weights) = 0;
+
+  // --- Grouped matrix products ---
+  // Independent GEMMs in one call (CUDA: one grouped cuBLAS launch instead of one per problem):
+  // each problem as in gemm() with batch == 1 and no epilogue; all share one dtype and device;
+  // m, n and k may differ between problems and may be 0. The MoE path uses it for all experts'
+  // layers at once.
+  virtual void grouped_gemm(std::span<const GemmArgs> problems) = 0;
 
   // --- Optimizers: one call updates a whole list of parameters in place ---
   virtual void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) = 0;

@@ -1,6 +1,7 @@
 // The CPU backend: OpenBLAS for matrix products, OpenMP-parallel loops for everything else.
 // Its methods are defined by kernel family in this folder (memory.cpp, elementwise.cpp,
-// gemm.cpp, axis_kernels.cpp, layer_norm.cpp, indexing.cpp, moe_gating.cpp, optimizers.cpp).
+// gemm.cpp, axis_kernels.cpp, layer_norm.cpp, indexing.cpp, moe_gating.cpp, moe_routing.cpp,
+// optimizers.cpp).
 #pragma once
 
 #include "engine/core/backend.h"
@@ -64,10 +65,24 @@ class CpuBackend final : public Backend {
                           std::span<const int64_t> grid,
                           const Tensor& grad_dimension_scores) override;
 
+  void moe_plan(const Tensor& expert_indices, const Tensor& counts, const Tensor& choice_slots,
+                const Tensor& source_rows, const Tensor& slot_positions) override;
+  void moe_combine(const Tensor& grouped, const Tensor& weights, const Tensor& slot_positions,
+                   const Tensor& out) override;
+  void moe_combine_backward(const Tensor& grad_out, const Tensor& grouped, const Tensor& weights,
+                            const Tensor& slot_positions, const Tensor& grad_grouped,
+                            const Tensor& grad_weights) override;
+
+  void grouped_gemm(std::span<const GemmArgs> problems) override;
+
   void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) override;
   void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) override;
 
   void synchronize(Device) override {}
+
+ private:
+  // gemm() without its epilogue.
+  void product(const GemmArgs& args);
 };
 
 CpuBackend& cpu_backend();

@@ -77,6 +77,15 @@ void sgemm_batched(const GemmArgs& args, const float* a, const float* b, float* 
 
 void CpuBackend::gemm(const GemmArgs& args) {
   if (args.m == 0 || args.n == 0) return;
+  product(args);
+  if (args.epilogue == GemmEpilogue::kGelu) {
+    // The same GELU kernel as the unfused op, so linear_gelu and gelu(linear) agree exactly.
+    if (args.pre_activation.defined()) copy(args.out, args.pre_activation);
+    unary(UnaryOp::kGelu, args.out, args.out);
+  }
+}
+
+void CpuBackend::product(const GemmArgs& args) {
   if (args.out.dtype() == DType::kF32) {
     sgemm_batched(args, args.a.data<float>(), args.b.data<float>(), args.out.data<float>(),
                   args.bias.defined() ? args.bias.data<float>() : nullptr);
@@ -93,6 +102,11 @@ void CpuBackend::gemm(const GemmArgs& args) {
     T* result = static_cast<T*>(args.out.raw_data());
     for (size_t i = 0; i < out.size(); ++i) result[i] = cpu::store<T>(out[i]);
   });
+}
+
+// One problem after another: each OpenBLAS call already spreads over every core.
+void CpuBackend::grouped_gemm(std::span<const GemmArgs> problems) {
+  for (const GemmArgs& problem : problems) gemm(problem);
 }
 
 namespace {

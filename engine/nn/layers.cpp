@@ -7,6 +7,13 @@
 
 namespace hive::nn {
 
+Tensor in_compute_dtype(const Tensor& parameter, const Tensor& input) {
+  if (!parameter.defined() || parameter.dtype() == input.dtype() || !is_floating(input.dtype())) {
+    return parameter;
+  }
+  return parameter.to(input.dtype());
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, Generator& generator, Bias bias) {
   HIVE_REQUIRE(in_features > 0 && out_features > 0, "Linear: features must be positive, got in=",
                in_features, " out=", out_features);
@@ -18,7 +25,13 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& generator, 
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight_, bias_); }
+Tensor Linear::forward(const Tensor& x) {
+  return linear(x, in_compute_dtype(weight_, x), in_compute_dtype(bias_, x));
+}
+
+Tensor Linear::forward_gelu(const Tensor& x) {
+  return linear_gelu(x, in_compute_dtype(weight_, x), in_compute_dtype(bias_, x));
+}
 
 LayerNorm::LayerNorm(int64_t features, float eps) : eps_(eps) {
   HIVE_REQUIRE(features > 0, "LayerNorm: features must be positive, got ", features);
@@ -26,7 +39,9 @@ LayerNorm::LayerNorm(int64_t features, float eps) : eps_(eps) {
   bias_ = register_parameter("bias", Tensor::zeros(Shape{features}));
 }
 
-Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, weight_, bias_, eps_); }
+Tensor LayerNorm::forward(const Tensor& x) {
+  return layer_norm(x, in_compute_dtype(weight_, x), in_compute_dtype(bias_, x), eps_);
+}
 
 Embedding::Embedding(int64_t count, int64_t dim, Generator& generator) {
   HIVE_REQUIRE(count > 0 && dim > 0, "Embedding: count and dim must be positive, got ", count,

@@ -12,12 +12,20 @@ namespace hive::nn {
 
 enum class Bias : uint8_t { kNo, kYes };
 
+// Mixed precision: parameters stay f32 (the master copies the optimizer updates, with f32
+// state); an input in another floating dtype (bf16) computes with a differentiable cast of them
+// to its dtype, so the math runs in bf16 and the gradients come back to the parameters in f32.
+// Returns the parameter itself when the dtypes agree or it is undefined.
+Tensor in_compute_dtype(const Tensor& parameter, const Tensor& input);
+
 // y = x W^T + b with W [out, in] (PyTorch's layout and initialization: W and b uniform in
 // +-1/sqrt(in)).
 class Linear : public UnaryModule {
  public:
   Linear(int64_t in_features, int64_t out_features, Generator& generator, Bias bias = Bias::kYes);
   Tensor forward(const Tensor& x) override;
+  // gelu(forward(x)) with the GELU fused into the product (linear_gelu).
+  Tensor forward_gelu(const Tensor& x);
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }  // undefined without bias
 
@@ -31,6 +39,9 @@ class LayerNorm : public UnaryModule {
  public:
   explicit LayerNorm(int64_t features, float eps = 1e-5f);
   Tensor forward(const Tensor& x) override;
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  float eps() const { return eps_; }
 
  private:
   Tensor weight_;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/core/backend.h"
+#include "engine/nn/ffn_expert.h"
 #include "engine/nn/moe_dispatch.h"
 #include "engine/ops.h"
 
@@ -60,6 +61,9 @@ MixtureOfExperts::MixtureOfExperts(MoeConfig config, const ExpertFactory& make_e
   for (int64_t e = 0; e < experts; ++e) {
     auto expert = make_expert(e, generator);
     HIVE_REQUIRE(expert != nullptr, "MixtureOfExperts: the expert factory returned null for expert ", e);
+    if (const auto* feed_forward = dynamic_cast<const FeedForwardExpert*>(expert.get())) {
+      feed_forward_experts_.push_back(feed_forward);
+    }
     experts_->add(std::move(expert));
   }
 }
@@ -76,11 +80,27 @@ Routing MixtureOfExperts::route(const Tensor& x) {
 
 Tensor MixtureOfExperts::forward(const Tensor& x) {
   const Routing routing = route(x);
-  const DispatchPlan plan = plan_dispatch(routing.expert_indices, num_experts());
-  const std::vector<Tensor> batches = dispatch(x, plan);
+  const MoePlan plan = moe_plan(routing.expert_indices, num_experts());
+  const Tensor grouped = moe_dispatch(x, plan);
+  // Only experts with rows run: the others' parameters get no gradient, in both paths.
+  std::vector<int64_t> busy;
+  for (int64_t e = 0; e < num_experts(); ++e) {
+    if (plan.expert_counts[static_cast<size_t>(e)] > 0) busy.push_back(e);
+  }
+  if (feed_forward_experts_.size() == static_cast<size_t>(num_experts())) {
+    std::vector<const FeedForwardExpert*> experts;
+    std::vector<int64_t> group_rows;
+    for (int64_t e : busy) {
+      experts.push_back(feed_forward_experts_[static_cast<size_t>(e)]);
+      group_rows.push_back(plan.expert_counts[static_cast<size_t>(e)]);
+    }
+    return moe_combine(forward_grouped(experts, grouped, group_rows), routing.weights, plan);
+  }
+  const std::vector<Tensor> batches = split(grouped, 0, plan.expert_counts);
   std::vector<Tensor> outputs(batches.size());
-  for (size_t e = 0; e < batches.size(); ++e) {
-    if (plan.expert_counts[e] > 0) outputs[e] = (*experts_)[e].forward(batches[e]);
+  for (int64_t e : busy) {
+    const auto index = static_cast<size_t>(e);
+    outputs[index] = (*experts_)[index].forward(batches[index]);
   }
   return combine(outputs, routing.weights, plan);
 }

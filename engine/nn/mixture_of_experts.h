@@ -16,6 +16,8 @@
 
 namespace hive::nn {
 
+class FeedForwardExpert;
+
 struct MoeConfig {
   int64_t in_features = 0;
   std::vector<int64_t> grid;  // experts per dimension, e.g. {8, 8}
@@ -51,6 +53,9 @@ class MixtureOfExperts : public UnaryModule {
   MoeConfig config_;
   std::shared_ptr<Linear> gate_;
   std::shared_ptr<ModuleList> experts_;
+  // Every expert, when all are FeedForwardExperts: forward then runs them grouped
+  // (forward_grouped) instead of one chain of ops per expert.
+  std::vector<const FeedForwardExpert*> feed_forward_experts_;
 };
 
 }  // namespace hive::nn

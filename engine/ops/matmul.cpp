@@ -20,8 +20,11 @@ struct MatrixOperand {
 // out = op(a) @ op(b) (+ bias), batched over `batch`. Shapes must already be checked.
 void gemm_into(const MatrixOperand& a, Transpose transpose_a, const MatrixOperand& b,
                Transpose transpose_b, const Tensor& out, int64_t batch, float beta,
-               const Tensor& bias = Tensor()) {
+               const Tensor& bias = Tensor(), GemmEpilogue epilogue = GemmEpilogue::kNone,
+               const Tensor& pre_activation = Tensor()) {
   GemmArgs args;
+  args.epilogue = epilogue;
+  args.pre_activation = pre_activation;
   args.a = a.tensor;
   args.b = b.tensor;
   args.out = out;
@@ -54,6 +57,43 @@ void check_matmul_operands(const char* op, const Tensor& a, const Tensor& b) {
   checks::floating(op, b, "b");
   checks::same_dtype(op, a, b);
   checks::same_device(op, a, b);
+}
+
+void check_linear_operands(const char* op, const Tensor& x, const Tensor& weight,
+                           const Tensor& bias) {
+  check_matmul_operands(op, x, weight);
+  checks::min_rank(op, x, 1, "x");
+  checks::rank(op, weight, 2, "weight");
+  HIVE_REQUIRE(x.size(-1) == weight.size(1), op, ": x has shape ", x.shape(),
+               " but weight has shape ", weight.shape(), "; expected weight [out, ", x.size(-1),
+               "]");
+  if (bias.defined()) {
+    check_matmul_operands(op, x, bias);
+    HIVE_REQUIRE(bias.rank() == 1 && bias.size(0) == weight.size(0), op, ": bias has shape ",
+                 bias.shape(), ", expected [", weight.size(0), "] for weight of shape ",
+                 weight.shape());
+  }
+}
+
+// The gradients of x, weight and bias (the inputs of `context`) of out = x @ weight^T + bias,
+// given the gradient of out.
+std::vector<Tensor> linear_gradients(const GradContext& context, const Tensor& grad_out,
+                                     const Tensor& x, const Tensor& weight) {
+  const MatrixOperand grad = as_folded_matrix(grad_out);
+  const MatrixOperand w_matrix{weight, weight.size(0), weight.size(1), 0};
+  Tensor grad_x;
+  Tensor grad_weight;
+  Tensor grad_bias;
+  if (context.needs_grad(0)) {  // dx = dy @ W
+    grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+    gemm_into(grad, Transpose::kNo, w_matrix, Transpose::kNo, grad_x, 1, 0.0f);
+  }
+  if (context.needs_grad(1)) {  // dW = dy^T @ x
+    grad_weight = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+    gemm_into(grad, Transpose::kYes, as_folded_matrix(x), Transpose::kNo, grad_weight, 1, 0.0f);
+  }
+  if (context.needs_grad(2)) grad_bias = sum_to(grad_out, Shape{weight.size(0)});
+  return {grad_x, grad_weight, grad_bias};
 }
 
 }  // namespace
@@ -112,42 +152,40 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  check_matmul_operands("linear", x, weight);
-  checks::min_rank("linear", x, 1, "x");
-  checks::rank("linear", weight, 2, "weight");
-  HIVE_REQUIRE(x.size(-1) == weight.size(1), "linear: x has shape ", x.shape(),
-               " but weight has shape ", weight.shape(), "; expected weight [out, ", x.size(-1),
-               "]");
-  if (bias.defined()) {
-    check_matmul_operands("linear", x, bias);
-    HIVE_REQUIRE(bias.rank() == 1 && bias.size(0) == weight.size(0), "linear: bias has shape ",
-                 bias.shape(), ", expected [", weight.size(0), "] for weight of shape ",
-                 weight.shape());
-  }
+  check_linear_operands("linear", x, weight, bias);
   Tensor out = Tensor::empty(x.shape().with(x.rank() - 1, weight.size(0)), x.dtype(), x.device());
   const MatrixOperand w_operand{weight, weight.size(0), weight.size(1), 0};
   gemm_into(as_folded_matrix(x), Transpose::kNo, w_operand, Transpose::kYes, out, 1, 0.0f, bias);
 
   if (should_record({&x, &weight, &bias})) {
     record_op("linear", {&x, &weight, &bias}, {&out},
-              [x = x.detach(), weight = weight.detach()](const GradContext& context)
-                  -> std::vector<Tensor> {
-                const MatrixOperand grad = as_folded_matrix(context.grad());
-                const MatrixOperand w_matrix{weight, weight.size(0), weight.size(1), 0};
-                Tensor grad_x;
-                Tensor grad_weight;
-                Tensor grad_bias;
-                if (context.needs_grad(0)) {  // dx = dy @ W
-                  grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
-                  gemm_into(grad, Transpose::kNo, w_matrix, Transpose::kNo, grad_x, 1, 0.0f);
-                }
-                if (context.needs_grad(1)) {  // dW = dy^T @ x
-                  grad_weight = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-                  gemm_into(grad, Transpose::kYes, as_folded_matrix(x), Transpose::kNo,
-                            grad_weight, 1, 0.0f);
-                }
-                if (context.needs_grad(2)) grad_bias = sum_to(context.grad(), Shape{weight.size(0)});
-                return {grad_x, grad_weight, grad_bias};
+              [x = x.detach(), weight = weight.detach()](const GradContext& context) {
+                return linear_gradients(context, context.grad(), x, weight);
+              });
+  }
+  return out;
+}
+
+Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_linear_operands("linear_gelu", x, weight, bias);
+  const Shape out_shape = x.shape().with(x.rank() - 1, weight.size(0));
+  Tensor out = Tensor::empty(out_shape, x.dtype(), x.device());
+  const bool record = should_record({&x, &weight, &bias});
+  // Only a backward needs the value before the GELU.
+  const Tensor pre_activation = record ? Tensor::empty(out_shape, x.dtype(), x.device()) : Tensor();
+  const MatrixOperand w_operand{weight, weight.size(0), weight.size(1), 0};
+  gemm_into(as_folded_matrix(x), Transpose::kNo, w_operand, Transpose::kYes, out, 1, 0.0f, bias,
+            GemmEpilogue::kGelu, pre_activation);
+
+  if (record) {
+    record_op("linear_gelu", {&x, &weight, &bias}, {&out},
+              [x = x.detach(), weight = weight.detach(), pre_activation, out = out.detach()](
+                  const GradContext& context) {
+                Tensor grad_pre = Tensor::empty(pre_activation.shape(), pre_activation.dtype(),
+                                                pre_activation.device());
+                backend_for(grad_pre.device())
+                    .unary_backward(UnaryOp::kGelu, context.grad(), pre_activation, out, grad_pre);
+                return linear_gradients(context, grad_pre, x, weight);
               });
   }
   return out;

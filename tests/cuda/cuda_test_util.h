@@ -38,6 +38,8 @@ class CudaTest : public ::testing::Test {
 // Relative error bounds of the contract: ||out - ref|| / ||ref||.
 inline constexpr double kF32Tolerance = 1e-5;
 inline constexpr double kBF16Tolerance = 2e-2;
+// The dtypes every floating kernel is checked in.
+inline constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
 double tolerance_for(DType dtype);
 
 // Standard-normal CPU tensor from `seed` in `dtype` (drawn in f32, then rounded).

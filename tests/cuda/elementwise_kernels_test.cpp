@@ -26,7 +26,7 @@ using testing::Outcome;
 using testing::run_on;
 using testing::TensorFunction;
 
-constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
+using testing::kFloatTypes;
 constexpr DType kAllTypes[] = {DType::kF32, DType::kBF16, DType::kF16,
                                DType::kI32, DType::kI64, DType::kU8};
 

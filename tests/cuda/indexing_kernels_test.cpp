@@ -24,7 +24,7 @@ using testing::tied_input;
 using testing::tolerance_for;
 using testing::TensorFunction;
 
-constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
+using testing::kFloatTypes;
 constexpr DType kIndexTypes[] = {DType::kI64, DType::kI32};
 const Shape kCube{5, 37, 129};  // no extent is a multiple of a warp
 

@@ -20,7 +20,7 @@ using testing::random_input;
 using testing::tolerance_for;
 using testing::TensorFunction;
 
-constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
+using testing::kFloatTypes;
 
 const TensorFunction kMatmul = [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); };
 
@@ -81,6 +81,35 @@ TEST_F(MatmulKernelsTest, LinearMatchesCpuWithAndWithoutBias) {
   const LinearCase cases[] = {{Shape{37, 129}, 65}, {Shape{2, 37, 129}, 65}, {Shape{1, 1}, 1},
                               {Shape{128, 256}, 64}, {Shape{129}, 7}};
   uint64_t seed = 200;
+  for (const DType dtype : kFloatTypes) {
+    for (const LinearCase& c : cases) {
+      SCOPED_TRACE(::testing::Message() << dtype << " x " << c.x << " to " << c.out);
+      const Tensor x = random_input(c.x, seed, dtype);
+      const Tensor weight = random_input(Shape{c.out, c.x[c.x.rank() - 1]}, seed + 1, dtype);
+      const Tensor bias = random_input(Shape{c.out}, seed + 2, dtype);
+      seed += 3;
+      expect_matches_cpu(with_bias, {x, weight, bias}, tolerance_for(dtype));
+      expect_matches_cpu(without_bias, {x, weight}, tolerance_for(dtype));
+    }
+  }
+}
+
+TEST_F(MatmulKernelsTest, LinearGeluMatchesCpuFusedAndUnfused) {
+  // Output widths divisible by 8 take cuBLASLt's GELU_AUX[_BIAS] epilogue; 65 and 7 take the
+  // product followed by the GELU kernel. Both must agree with the CPU, forward and backward.
+  const TensorFunction with_bias = [](const std::vector<Tensor>& in) {
+    return linear_gelu(in[0], in[1], in[2]);
+  };
+  const TensorFunction without_bias = [](const std::vector<Tensor>& in) {
+    return linear_gelu(in[0], in[1], Tensor());
+  };
+  struct LinearCase {
+    Shape x;
+    int64_t out;
+  };
+  const LinearCase cases[] = {{Shape{37, 129}, 64}, {Shape{2, 37, 129}, 65}, {Shape{128, 256}, 512},
+                              {Shape{129}, 7}, {Shape{5, 0}, 16}};
+  uint64_t seed = 400;
   for (const DType dtype : kFloatTypes) {
     for (const LinearCase& c : cases) {
       SCOPED_TRACE(::testing::Message() << dtype << " x " << c.x << " to " << c.out);

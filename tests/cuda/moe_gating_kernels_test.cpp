@@ -22,7 +22,7 @@ using testing::tied_input;
 using testing::run_on;
 using testing::tolerance_for;
 
-constexpr DType kFloatTypes[] = {DType::kF32, DType::kBF16};
+using testing::kFloatTypes;
 const std::vector<std::vector<int64_t>> kGrids = {{64}, {8, 8}, {4, 4, 4}, {32, 32, 32}};
 // 32 takes the kernel's path for large k.
 constexpr int64_t kKs[] = {1, 2, 4, 8, 32};

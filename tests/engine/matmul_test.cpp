@@ -289,6 +289,35 @@ TEST(Linear, RejectsMismatchedWeightAndBias) {
                                     {"linear", "weight", "[3]"}));
 }
 
+TEST(LinearGelu, EqualsGeluOfLinearExactly) {
+  const Tensor x = testing::random_tensor(Shape{3, 5, 7}, 60);
+  const Tensor weight = testing::random_tensor(Shape{9, 7}, 61);
+  const Tensor bias = testing::random_tensor(Shape{9}, 62);
+  testing::expect_close(linear_gelu(x, weight, bias), gelu(linear(x, weight, bias)), 0.0, 0.0);
+  testing::expect_close(linear_gelu(x, weight, Tensor()), gelu(linear(x, weight, Tensor())), 0.0,
+                        0.0);
+  const Tensor bf16 = linear_gelu(x.to(DType::kBF16), weight.to(DType::kBF16), bias.to(DType::kBF16));
+  testing::expect_close(bf16, gelu(linear(x.to(DType::kBF16), weight.to(DType::kBF16),
+                                          bias.to(DType::kBF16))),
+                        0.0, 0.0);
+}
+
+TEST(LinearGelu, GradientsMatchFiniteDifferences) {
+  testing::expect_gradients_match(
+      [](const std::vector<Tensor>& in) { return linear_gelu(in[0], in[1], in[2]); },
+      {testing::random_parameter(Shape{2, 3, 4}, 63), testing::random_parameter(Shape{5, 4}, 64),
+       testing::random_parameter(Shape{5}, 65)});
+  testing::expect_gradients_match(
+      [](const std::vector<Tensor>& in) { return linear_gelu(in[0], in[1], Tensor()); },
+      {testing::random_parameter(Shape{3, 4}, 66), testing::random_parameter(Shape{2, 4}, 67)});
+}
+
+TEST(LinearGelu, RejectsMismatchedWeight) {
+  EXPECT_TRUE(testing::throws_error(
+      [] { linear_gelu(Tensor::zeros(Shape{2, 3}), Tensor::zeros(Shape{4, 5}), Tensor()); },
+      {"linear_gelu", "[2, 3]", "[4, 5]"}));
+}
+
 TEST(Transpose, SwapsTheLastTwoAxes) {
   const Tensor x = testing::random_tensor(Shape{3, 5}, 39);
   const Tensor out = transpose(x);

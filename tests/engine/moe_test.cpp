@@ -209,18 +209,19 @@ TEST(GridScores, MatchesBruteForceSumOfCoordinateScores) {
   }
 }
 
-TEST(PlanDispatch, GroupsPairsByExpertWithRowsAscending) {
+TEST(MoePlan, GroupsPairsByExpertWithRowsAscending) {
   // Rows choose experts {2, 0}, {1, 2}, {2, 1}; expert 3 gets nothing.
   const Tensor indices = Tensor::from_vector(std::vector<int64_t>{2, 0, 1, 2, 2, 1}, Shape{3, 2});
-  const nn::DispatchPlan plan = nn::plan_dispatch(indices, 4);
+  const MoePlan plan = moe_plan(indices, 4);
   EXPECT_EQ(plan.rows, 3);
   EXPECT_EQ(plan.k, 2);
   EXPECT_EQ(plan.expert_counts, (std::vector<int64_t>{1, 2, 3, 0}));
   EXPECT_EQ(plan.source_rows.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2, 0, 1, 2}));
   EXPECT_EQ(plan.choice_slots.to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 5, 0, 3, 4}));
+  EXPECT_EQ(plan.slot_positions.to_vector<int64_t>(), (std::vector<int64_t>{3, 0, 1, 4, 5, 2}));
 }
 
-TEST(PlanDispatch, ChoiceSlotsPointBackAtTheirRowAndExpert) {
+TEST(MoePlan, ChoiceSlotsPointBackAtTheirRowAndExpert) {
   constexpr int64_t kRows = 20;
   constexpr int64_t kK = 3;
   constexpr int64_t kExperts = 7;
@@ -229,8 +230,8 @@ TEST(PlanDispatch, ChoiceSlotsPointBackAtTheirRowAndExpert) {
   for (int64_t i = 0; i < kRows * kK; ++i) {
     chosen.push_back(static_cast<int64_t>(generator.next_below(kExperts)));
   }
-  const nn::DispatchPlan plan =
-      nn::plan_dispatch(Tensor::from_vector(chosen, Shape{kRows, kK}), kExperts);
+  const MoePlan plan =
+      moe_plan(Tensor::from_vector(chosen, Shape{kRows, kK}), kExperts);
   const std::vector<int64_t> source_rows = plan.source_rows.to_vector<int64_t>();
   const std::vector<int64_t> slots = plan.choice_slots.to_vector<int64_t>();
   ASSERT_EQ(slots.size(), chosen.size());
@@ -249,11 +250,11 @@ TEST(PlanDispatch, ChoiceSlotsPointBackAtTheirRowAndExpert) {
   EXPECT_EQ(position, chosen.size());
 }
 
-TEST(PlanDispatch, RejectsOutOfRangeExpertIds) {
+TEST(MoePlan, RejectsOutOfRangeExpertIds) {
   for (int64_t bad : {int64_t{-1}, int64_t{4}}) {
     const Tensor indices = Tensor::from_vector(std::vector<int64_t>{0, 1, bad, 2}, Shape{2, 2});
-    EXPECT_TRUE(testing::throws_error([&] { (void)nn::plan_dispatch(indices, 4); },
-                                      {"plan_dispatch", std::to_string(bad), "out of range"}));
+    EXPECT_TRUE(testing::throws_error([&] { (void)moe_plan(indices, 4); },
+                                      {"moe_plan", std::to_string(bad), "out of range"}));
   }
 }
 
@@ -265,7 +266,7 @@ TEST(DispatchCombine, IdentityExpertsGiveWeightedSumOfRows) {
   const Tensor weights = Tensor::rand(Shape{kRows, 2}, generator);
   const Tensor indices =
       Tensor::from_vector(std::vector<int64_t>{0, 3, 3, 1, 2, 0, 1, 2, 3, 0, 0, 1}, Shape{kRows, 2});
-  const nn::DispatchPlan plan = nn::plan_dispatch(indices, 5);
+  const MoePlan plan = moe_plan(indices, 5);
   const std::vector<Tensor> batches = nn::dispatch(x, plan);
   const Tensor out = nn::combine(batches, weights, plan);
 
@@ -279,6 +280,46 @@ TEST(DispatchCombine, IdentityExpertsGiveWeightedSumOfRows) {
     }
   }
   testing::expect_close(out, expected, 1e-6, 1e-6);
+}
+
+TEST(FeedForwardExpert, GroupedForwardEqualsEachExpertsForward) {
+  constexpr int64_t kHidden = 6;
+  Generator generator(21);
+  std::vector<std::shared_ptr<nn::FeedForwardExpert>> experts;
+  for (int i = 0; i < 3; ++i) experts.push_back(std::make_shared<nn::FeedForwardExpert>(kHidden, generator));
+  const std::vector<const nn::FeedForwardExpert*> views{experts[0].get(), experts[1].get(),
+                                                         experts[2].get()};
+  const std::vector<int64_t> group_rows{4, 1, 6};
+  const Tensor x = testing::random_parameter(Shape{11, kHidden}, 22);
+  const Tensor probe = testing::random_tensor(Shape{11, kHidden}, 23);
+
+  const Tensor grouped = nn::forward_grouped(views, x, group_rows);
+  sum(mul(grouped, probe)).backward();
+  std::vector<Tensor> grouped_grads{x.grad()};
+  for (const auto& expert : experts) {
+    for (const Tensor& parameter : expert->parameters()) {
+      grouped_grads.push_back(parameter.grad());
+      parameter.zero_grad();
+    }
+  }
+  x.zero_grad();
+
+  std::vector<Tensor> outputs;
+  int64_t begin = 0;
+  for (size_t g = 0; g < experts.size(); ++g) {
+    outputs.push_back(experts[g]->forward(x.rows(begin, begin + group_rows[g])));
+    begin += group_rows[g];
+  }
+  const Tensor separate = concat(outputs, 0);
+  testing::expect_close(grouped, separate, 1e-5, 1e-5);
+  sum(mul(separate, probe)).backward();
+  size_t next = 0;
+  testing::expect_close(grouped_grads[next++], x.grad(), 1e-5, 1e-5);
+  for (const auto& expert : experts) {
+    for (const Tensor& parameter : expert->parameters()) {
+      testing::expect_close(grouped_grads[next++], parameter.grad(), 1e-5, 1e-5);
+    }
+  }
 }
 
 TEST(MixtureOfExperts, ForwardMatchesNaivePerRowLoop) {

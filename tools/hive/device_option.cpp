@@ -28,4 +28,12 @@ Result<Device> parse_compute_device(const std::string& text) {
   }
 }
 
+Result<DType> parse_compute_precision(const std::string& text) {
+  const std::optional<DType> dtype = parse_dtype(text);
+  if (dtype != DType::kF32 && dtype != DType::kBF16) {
+    return Status::error("--precision '" + text + "': expected f32 or bf16");
+  }
+  return *dtype;
+}
+
 }  // namespace hive::tools

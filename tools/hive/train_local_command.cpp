@@ -38,18 +38,26 @@ struct TrainLocalOptions {
   std::string checkpoint_dir;
   std::string grid = "4x4";
   std::string device = "cpu";
+  std::string precision = "f32";
   ClassifierConfig model;
 };
 
+// The batch on the model's device, its inputs in the compute dtype (labels stay integers).
+data::Batch prepared(const data::Batch& batch, Device device, DType precision) {
+  data::Batch result = data::on_device(batch, device);
+  result.inputs = result.inputs.to(precision);
+  return result;
+}
+
 double evaluate(FashionMnistClassifier& model, const data::LabeledImages& split, int64_t batch_size,
-                Device device) {
+                Device device, DType precision) {
   NoGradGuard no_grad;
   model.set_mode(nn::Mode::kEval);
   const int64_t rows = split.images.size(0);
   int64_t correct = 0;
   for (int64_t index = 0; index * batch_size < rows; ++index) {
-    const data::Batch batch = data::on_device(
-        data::sequential_batch(split.images, split.labels, batch_size, index), device);
+    const data::Batch batch = prepared(
+        data::sequential_batch(split.images, split.labels, batch_size, index), device, precision);
     correct += nn::count_correct(model.forward(batch.inputs), batch.labels);
   }
   model.set_mode(nn::Mode::kTrain);
@@ -60,6 +68,7 @@ int run_train_local(TrainLocalOptions options) {
   if (options.threads > 0) set_cpu_threads(options.threads);
   options.model.grid = parse_grid(options.grid);
   const Device device = parse_compute_device(options.device).value_or_throw();
+  const DType precision = parse_compute_precision(options.precision).value_or_throw();
   data::FashionMnist dataset = data::load_fashion_mnist(options.data_dir).value_or_throw();
   if (options.train_limit > 0 && options.train_limit < dataset.train.images.size(0)) {
     dataset.train.images = dataset.train.images.rows(0, options.train_limit);
@@ -80,13 +89,13 @@ int run_train_local(TrainLocalOptions options) {
                                           total_steps);
   std::fprintf(stderr,
                "train-local: %lld parameters, %lld experts (grid %s, k=%lld), %lld training rows, "
-               "%lld test rows, %d threads, on %s\n",
+               "%lld test rows, %d threads, on %s in %s\n",
                static_cast<long long>(model.parameter_count()),
                static_cast<long long>(grid_size(options.model.grid)), options.grid.c_str(),
                static_cast<long long>(options.model.k),
                static_cast<long long>(dataset.train.images.size(0)),
                static_cast<long long>(dataset.test.images.size(0)), cpu_threads(),
-               device.str().c_str());
+               device.str().c_str(), std::string(dtype_name(precision)).c_str());
 
   int first_epoch = 0;
   if (!options.checkpoint_dir.empty() &&
@@ -98,7 +107,8 @@ int run_train_local(TrainLocalOptions options) {
                  options.checkpoint_dir.c_str(), first_epoch);
   }
 
-  double test_accuracy = first_epoch > 0 ? evaluate(model, dataset.test, 1000, device) : 0.0;
+  double test_accuracy =
+      first_epoch > 0 ? evaluate(model, dataset.test, 1000, device, precision) : 0.0;
   for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
     ProgressBar progress(str_cat("epoch ", epoch + 1, "/", options.epochs), steps_per_epoch);
     double loss_sum = 0.0;
@@ -106,7 +116,7 @@ int run_train_local(TrainLocalOptions options) {
     int64_t seen = 0;
     for (int64_t index = 0; index < steps_per_epoch; ++index) {
       optimizer.set_lr(schedule.lr_at(epoch * steps_per_epoch + index));
-      const data::Batch batch = data::on_device(batches.batch(epoch, index), device);
+      const data::Batch batch = prepared(batches.batch(epoch, index), device, precision);
       const Tensor logits = model.forward(batch.inputs);
       const Tensor loss = cross_entropy(logits, batch.labels);
       optimizer.zero_grad();
@@ -122,7 +132,7 @@ int run_train_local(TrainLocalOptions options) {
                                         static_cast<double>(seen) / progress.elapsed_seconds()));
     }
     const double train_seconds = progress.elapsed_seconds();
-    test_accuracy = evaluate(model, dataset.test, 1000, device);
+    test_accuracy = evaluate(model, dataset.test, 1000, device, precision);
     progress.finish(format("loss %.4f acc %.4f test_acc %.4f (%.0f samples/s)", loss_sum / seen,
                            static_cast<double>(correct) / seen, test_accuracy, seen / train_seconds));
     if (!options.checkpoint_dir.empty()) {
@@ -160,6 +170,9 @@ Command add_train_local_command(CLI::App& app) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   command->add_option("--grid", options->grid, "Expert grid, e.g. 4x4 or 8x8")->capture_default_str();
   command->add_option("--device", options->device, "cpu, or cuda[:N] in a build with CUDA")
+      ->capture_default_str();
+  command->add_option("--precision", options->precision,
+                      "Compute dtype: f32, or bf16 (f32 master weights and optimizer state)")
       ->capture_default_str();
   command->add_option("--k", options->model.k, "Experts per row")->capture_default_str()->check(CLI::PositiveNumber);
   command->add_option("--dropout", options->model.dropout, "Dropout before the MoE layer")
