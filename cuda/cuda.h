@@ -1,5 +1,7 @@
 // The CUDA backend's entry points for programs and tests. Everything else in cuda/ is reached
-// through engine tensors on Device::cuda(n), once register_backend() has run.
+// through engine tensors on Device::cuda(n), once register_backend() has run, except the
+// all-reduce across this host's GPUs: GpuGroup in nccl/communicator.h (library hive_nccl, built
+// where NCCL is found).
 #pragma once
 
 #include <cstddef>
