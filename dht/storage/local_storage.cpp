@@ -19,12 +19,13 @@ size_t signature_bytes(const std::optional<net::Signature>& signature) {
 }
 
 // A record's bytes other than its value or subkeys.
-size_t record_base_bytes(const std::optional<net::PublicKey>& owner) {
-  return kRecordOverheadBytes + (owner ? net::kPublicKeyBytes : 0);
+size_t record_base_bytes(const StorageLimits& limits, const std::optional<net::PublicKey>& owner) {
+  return limits.record_overhead_bytes + (owner ? net::kPublicKeyBytes : 0);
 }
 
-size_t subkey_entry_bytes(const Bytes& subkey, const TimedValue& entry) {
-  return kSubkeyOverheadBytes + subkey.size() + entry.value.size() +
+size_t subkey_entry_bytes(const StorageLimits& limits, const Bytes& subkey,
+                          const TimedValue& entry) {
+  return limits.subkey_overhead_bytes + subkey.size() + entry.value.size() +
          signature_bytes(entry.signature);
 }
 
@@ -82,7 +83,8 @@ net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, Dht
       return StoreOutcome::kNotNewer;
     }
     const size_t new_bytes =
-        record_base_bytes(proof.key_owner) + value.size() + signature_bytes(proof.signature);
+        record_base_bytes(limits_, proof.key_owner) + value.size() +
+        signature_bytes(proof.signature);
     if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
     put(key, Record{std::move(value), expiration, proof.signature, proof.key_owner}, expiration,
         new_bytes);
@@ -98,7 +100,7 @@ net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, Dht
     }
     if (limits_.max_subkeys_per_key == 0) return too_many_subkeys();
     const size_t new_bytes =
-        record_base_bytes(proof.key_owner) + subkey_entry_bytes(*subkey, timed);
+        record_base_bytes(limits_, proof.key_owner) + subkey_entry_bytes(limits_, *subkey, timed);
     if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
     Dictionary dictionary;
     dictionary.emplace(std::move(*subkey), std::move(timed));
@@ -114,11 +116,11 @@ net::Result<StoreOutcome> LocalStorage::store(const DhtId& key, Bytes value, Dht
   size_t new_bytes = 0;
   if (found != dictionary.end()) {
     if (expiration <= found->second.expiration) return StoreOutcome::kNotNewer;
-    new_bytes = old_bytes - subkey_entry_bytes(*subkey, found->second) +
-                subkey_entry_bytes(*subkey, timed);
+    new_bytes = old_bytes - subkey_entry_bytes(limits_, *subkey, found->second) +
+                subkey_entry_bytes(limits_, *subkey, timed);
   } else {
     if (dictionary.size() >= limits_.max_subkeys_per_key) return too_many_subkeys();
-    new_bytes = old_bytes + subkey_entry_bytes(*subkey, timed);
+    new_bytes = old_bytes + subkey_entry_bytes(limits_, *subkey, timed);
   }
   // make_room never evicts `key` itself, so entry, dictionary and found stay valid.
   if (Status room = make_room(key, new_bytes, old_bytes, expiration); !room.is_ok()) return room;
@@ -171,7 +173,7 @@ void LocalStorage::purge_record(Entry entry, DhtTime now, PurgeCounts& counts) {
   DhtTime earliest = std::numeric_limits<DhtTime>::max();
   for (auto subkey = dictionary.begin(); subkey != dictionary.end();) {
     if (subkey->second.expiration <= now) {
-      const size_t bytes = subkey_entry_bytes(subkey->first, subkey->second);
+      const size_t bytes = subkey_entry_bytes(limits_, subkey->first, subkey->second);
       held.bytes -= bytes;
       stats_.bytes_used -= bytes;
       --stats_.subkeys;

@@ -1,7 +1,7 @@
 // LocalStorage: expiration-ordered conflict rules for plain values and subkeys, lazy and explicit
 // purging, size limits with distinct errors, and eviction when the node is full. Byte counts are
-// hand-computed: a plain record is kRecordOverheadBytes (64) + value; a dictionary is 64 + per
-// subkey kSubkeyOverheadBytes (32) + subkey + value.
+// hand-computed with hand_counted() limits: a plain record is 64 + value; a dictionary is 64 +
+// per subkey 32 + subkey + value.
 #include <array>
 #include <cstdint>
 #include <string>
@@ -26,6 +26,14 @@ DhtId key(uint8_t n) {
 }
 
 // "stored", "not_newer", "already_expired", or the error's text.
+// The sizes below are counted by hand with 64 bytes per record and 32 per subkey beyond the
+// payload; the real defaults are larger (DefaultLimitsAreTheDocumentedOnes).
+StorageLimits hand_counted(StorageLimits limits = {}) {
+  limits.record_overhead_bytes = 64;
+  limits.subkey_overhead_bytes = 32;
+  return limits;
+}
+
 std::string outcome(const net::Result<StoreOutcome>& result) {
   if (!result.is_ok()) return result.status().to_string();
   return std::string(store_outcome_name(result.value()));
@@ -33,7 +41,7 @@ std::string outcome(const net::Result<StoreOutcome>& result) {
 
 TEST(LocalStorage, StoredPlainValueIsReturnedWithItsExpiration) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("alpha"), kStart + 1000)), "stored");
   const auto record = storage.get(key(1));
   ASSERT_TRUE(record.has_value());
@@ -44,14 +52,14 @@ TEST(LocalStorage, StoredPlainValueIsReturnedWithItsExpiration) {
 
 TEST(LocalStorage, GetOfAbsentKeyReturnsNothing) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("alpha"), kStart + 1000)), "stored");
   EXPECT_FALSE(storage.get(key(2)).has_value());
 }
 
 TEST(LocalStorage, LaterExpirationReplacesPlainValue) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("old"), kStart + 1000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("new"), kStart + 2000)), "stored");
   const auto record = storage.get(key(1));
@@ -64,7 +72,7 @@ TEST(LocalStorage, LaterExpirationReplacesPlainValue) {
 
 TEST(LocalStorage, EqualExpirationKeepsHeldPlainValue) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("old"), kStart + 1000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("new"), kStart + 1000)), "not_newer");
   EXPECT_EQ(storage.get(key(1)), (Record{bytes("old"), kStart + 1000}));
@@ -72,7 +80,7 @@ TEST(LocalStorage, EqualExpirationKeepsHeldPlainValue) {
 
 TEST(LocalStorage, EarlierExpirationKeepsHeldPlainValue) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("old"), kStart + 2000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("new"), kStart + 1000)), "not_newer");
   EXPECT_EQ(storage.get(key(1)), (Record{bytes("old"), kStart + 2000}));
@@ -80,7 +88,7 @@ TEST(LocalStorage, EarlierExpirationKeepsHeldPlainValue) {
 
 TEST(LocalStorage, StoreThatExpiresNowOrEarlierIsRejected) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("v"), kStart)), "already_expired");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("v"), kStart - 1)), "already_expired");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("v"), kStart, bytes("a"))), "already_expired");
@@ -91,7 +99,7 @@ TEST(LocalStorage, StoreThatExpiresNowOrEarlierIsRejected) {
 
 TEST(LocalStorage, GetAtOrAfterExpirationReturnsNothing) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("v"), kStart + 1000)), "stored");
   clock.advance(999);
   EXPECT_TRUE(storage.get(key(1)).has_value());
@@ -103,7 +111,7 @@ TEST(LocalStorage, GetAtOrAfterExpirationReturnsNothing) {
 
 TEST(LocalStorage, SubkeysExpireIndividually) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 1000, bytes("a"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("2"), kStart + 3000, bytes("b"))), "stored");
   EXPECT_EQ(storage.get(key(1))->dictionary().size(), 2u);
@@ -125,7 +133,7 @@ TEST(LocalStorage, SubkeysExpireIndividually) {
 
 TEST(LocalStorage, DictionaryExpirationIsItsLatestSubkeys) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 3000, bytes("a"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("2"), kStart + 1000, bytes("b"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("3"), kStart + 2000, bytes("c"))), "stored");
@@ -134,7 +142,7 @@ TEST(LocalStorage, DictionaryExpirationIsItsLatestSubkeys) {
 
 TEST(LocalStorage, SubkeyStoreWinsOnlyWithLaterExpirationThanThatSubkey) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 2000, bytes("a"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("2"), kStart + 5000, bytes("b"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("x"), kStart + 2000, bytes("a"))), "not_newer");
@@ -156,7 +164,7 @@ TEST(LocalStorage, SubkeyStoreWinsOnlyWithLaterExpirationThanThatSubkey) {
 
 TEST(LocalStorage, SubkeyReplacesPlainValueOnlyWithLaterExpiration) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("p"), kStart + 2000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 2000, bytes("a"))), "not_newer");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 1000, bytes("a"))), "not_newer");
@@ -174,7 +182,7 @@ TEST(LocalStorage, SubkeyReplacesPlainValueOnlyWithLaterExpiration) {
 
 TEST(LocalStorage, PlainValueReplacesDictionaryOnlyWhenLaterThanItsLatestSubkey) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 1000, bytes("a"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("2"), kStart + 3000, bytes("b"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("p"), kStart + 3000)), "not_newer");
@@ -190,7 +198,7 @@ TEST(LocalStorage, PlainValueReplacesDictionaryOnlyWhenLaterThanItsLatestSubkey)
 
 TEST(LocalStorage, PurgeExpiredCountsRecordsAndSubkeys) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   EXPECT_EQ(outcome(storage.store(key(1), bytes("p1"), kStart + 1000)), "stored");  // 66
   EXPECT_EQ(outcome(storage.store(key(2), bytes("p2"), kStart + 5000)), "stored");  // 66
   EXPECT_EQ(outcome(storage.store(key(3), bytes("1"), kStart + 1000, bytes("a"))), "stored");
@@ -212,7 +220,7 @@ TEST(LocalStorage, PurgeExpiredCountsRecordsAndSubkeys) {
 
 TEST(LocalStorage, OversizedValueIsRefusedAndNothingChanges) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_value_bytes = 8});
+  LocalStorage storage(clock, hand_counted({.max_value_bytes = 8}));
   EXPECT_EQ(outcome(storage.store(key(1), bytes("held"), kStart + 1000)), "stored");
 
   const auto plain = storage.store(key(1), bytes("123456789"), kStart + 2000);
@@ -232,7 +240,7 @@ TEST(LocalStorage, OversizedValueIsRefusedAndNothingChanges) {
 
 TEST(LocalStorage, OversizedSubkeyIsRefusedAndNothingChanges) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_subkey_bytes = 4});
+  LocalStorage storage(clock, hand_counted({.max_subkey_bytes = 4}));
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 1000, bytes("a"))), "stored");
 
   const auto result = storage.store(key(1), bytes("2"), kStart + 1000, bytes("abcde"));
@@ -249,7 +257,7 @@ TEST(LocalStorage, OversizedSubkeyIsRefusedAndNothingChanges) {
 
 TEST(LocalStorage, SubkeyBeyondMaxSubkeysPerKeyIsRefusedAndNothingChanges) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_subkeys_per_key = 3});
+  LocalStorage storage(clock, hand_counted({.max_subkeys_per_key = 3}));
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 1000, bytes("a"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("2"), kStart + 5000, bytes("b"))), "stored");
   EXPECT_EQ(outcome(storage.store(key(1), bytes("3"), kStart + 5000, bytes("c"))), "stored");
@@ -278,7 +286,7 @@ TEST(LocalStorage, SubkeyBeyondMaxSubkeysPerKeyIsRefusedAndNothingChanges) {
 
 TEST(LocalStorage, FullNodeEvictsRecordsThatExpireSoonest) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_total_bytes = 200});  // three 66-byte records
+  LocalStorage storage(clock, hand_counted({.max_total_bytes = 200}));  // three 66-byte records
   EXPECT_EQ(outcome(storage.store(key(1), bytes("p1"), kStart + 3000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(2), bytes("p2"), kStart + 1000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(3), bytes("p3"), kStart + 2000)), "stored");
@@ -305,7 +313,7 @@ TEST(LocalStorage, FullNodeEvictsRecordsThatExpireSoonest) {
 
 TEST(LocalStorage, FullNodeRefusesRecordThatExpiresNoLaterThanThoseItWouldEvict) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_total_bytes = 200});
+  LocalStorage storage(clock, hand_counted({.max_total_bytes = 200}));
   EXPECT_EQ(outcome(storage.store(key(1), bytes("p1"), kStart + 1000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(2), bytes("p2"), kStart + 2000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(3), bytes("p3"), kStart + 3000)), "stored");
@@ -333,7 +341,7 @@ TEST(LocalStorage, FullNodeRefusesRecordThatExpiresNoLaterThanThoseItWouldEvict)
 
 TEST(LocalStorage, FullNodePurgesExpiredRecordsBeforeEvicting) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_total_bytes = 200});
+  LocalStorage storage(clock, hand_counted({.max_total_bytes = 200}));
   EXPECT_EQ(outcome(storage.store(key(1), bytes("p1"), kStart + 1000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(2), bytes("p2"), kStart + 2000)), "stored");
   EXPECT_EQ(outcome(storage.store(key(3), bytes("p3"), kStart + 3000)), "stored");
@@ -349,7 +357,7 @@ TEST(LocalStorage, FullNodePurgesExpiredRecordsBeforeEvicting) {
 
 TEST(LocalStorage, GrowingDictionaryEvictsOtherRecordsNeverItself) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_total_bytes = 180});
+  LocalStorage storage(clock, hand_counted({.max_total_bytes = 180}));
   EXPECT_EQ(outcome(storage.store(key(1), bytes("1"), kStart + 500, bytes("a"))), "stored");  // 98
   EXPECT_EQ(outcome(storage.store(key(2), bytes("p2"), kStart + 2000)), "stored");           // 66
   // key 1 grows to 132: 198 > 180. key 1 expires soonest but is the one being stored to.
@@ -362,7 +370,7 @@ TEST(LocalStorage, GrowingDictionaryEvictsOtherRecordsNeverItself) {
 
 TEST(LocalStorage, RecordLargerThanTheWholeNodeIsRefused) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock, StorageLimits{.max_total_bytes = 100});
+  LocalStorage storage(clock, hand_counted({.max_total_bytes = 100}));
   const auto result = storage.store(key(1), Bytes(37, std::byte{1}), kStart + 1000);
   ASSERT_FALSE(result.is_ok());
   EXPECT_EQ(result.status().code(), net::StatusCode::kTooLarge);
@@ -376,7 +384,7 @@ TEST(LocalStorage, RecordLargerThanTheWholeNodeIsRefused) {
 
 TEST(LocalStorage, DictionaryWith400SubkeysIsReturnedIntact) {
   ManualClock clock(kStart);
-  LocalStorage storage(clock);
+  LocalStorage storage(clock, hand_counted());
   Dictionary expected;
   for (int i = 0; i < 400; ++i) {
     const std::string subkey = "s" + std::to_string(1000 + i);
@@ -398,6 +406,8 @@ TEST(LocalStorage, DefaultLimitsAreTheDocumentedOnes) {
   EXPECT_EQ(limits.max_subkey_bytes, 256u);
   EXPECT_EQ(limits.max_subkeys_per_key, 4096u);
   EXPECT_EQ(limits.max_total_bytes, 256u * 1024u * 1024u);
+  EXPECT_EQ(limits.record_overhead_bytes, 432u);
+  EXPECT_EQ(limits.subkey_overhead_bytes, 216u);
 }
 
 }  // namespace

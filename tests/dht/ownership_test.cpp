@@ -314,13 +314,15 @@ TEST(OwnedStorageTest, SignaturesAndTheOwnersKeyAreAccountedInBytesUsed) {
   LocalStorage storage(clock);
   EXPECT_EQ(store_checked(storage, owned_key_item(alice(), alice(), "v", kNow + 1000)),
             "stored");
-  EXPECT_EQ(storage.stats().bytes_used, kRecordOverheadBytes + net::kPublicKeyBytes + 1u +
+  const StorageLimits& limits = storage.limits();
+  EXPECT_EQ(storage.stats().bytes_used, limits.record_overhead_bytes + net::kPublicKeyBytes + 1u +
                                             net::kSignatureBytes);
   const StoreItem subkey_item = owned_subkey_item(alice(), alice(), "v", kNow + 1000);
   EXPECT_EQ(store_checked(storage, subkey_item), "stored");
   EXPECT_EQ(storage.stats().bytes_used,
-            2 * kRecordOverheadBytes + net::kPublicKeyBytes + 1u + net::kSignatureBytes +
-                kSubkeyOverheadBytes + subkey_item.subkey->size() + 1u + net::kSignatureBytes);
+            2 * limits.record_overhead_bytes + net::kPublicKeyBytes + 1u + net::kSignatureBytes +
+                limits.subkey_overhead_bytes + subkey_item.subkey->size() + 1u +
+                net::kSignatureBytes);
 }
 
 // ---- The reader's check ----
