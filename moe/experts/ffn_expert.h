@@ -15,6 +15,7 @@ class FfnExpert : public ExpertModule {
  public:
   FfnExpert(int64_t hidden, Generator& generator);
   std::vector<Tensor> forward(std::span<const Tensor> inputs) override;
+  const nn::FeedForwardExpert* grouped_block() const override { return block_.get(); }
 
  private:
   std::shared_ptr<nn::FeedForwardExpert> block_;

@@ -45,7 +45,22 @@ class ExpertBackend {
   Result<std::vector<Tensor>> backward(std::span<const Tensor> inputs,
                                        std::span<const Tensor> grad_outputs);
 
+  // Several experts' calls at once: backends[i] gets inputs[i] (and for backward
+  // grad_outputs[i]), with the checks, errors and optimizer step of forward() and backward(),
+  // but one nn::forward_grouped over all of them. Every backend's module must have a
+  // grouped_block() of the same hidden size (the runtime groups only such). One result per
+  // backend: a backend whose call fails its checks gets its own error and the others still run.
+  static std::vector<Result<std::vector<Tensor>>> forward_grouped(
+      std::span<ExpertBackend* const> backends, std::span<const std::vector<Tensor>> inputs);
+  static std::vector<Result<std::vector<Tensor>>> backward_grouped(
+      std::span<ExpertBackend* const> backends, std::span<const std::vector<Tensor>> inputs,
+      std::span<const std::vector<Tensor>> grad_outputs);
+
  private:
+  // forward_grouped (no output gradients) or backward_grouped.
+  static std::vector<Result<std::vector<Tensor>>> run_grouped(
+      std::span<ExpertBackend* const> backends, std::span<const std::vector<Tensor>> inputs,
+      std::span<const std::vector<Tensor>> grad_outputs);
   // The rows of a call whose inputs match the schema and the batch-size limit.
   Result<int64_t> check_inputs(std::span<const Tensor> inputs) const;
   // An error unless the expert's own outputs match its schema (a user-defined type may not).

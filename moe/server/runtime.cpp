@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/nn/ffn_expert.h"
 #include "moe/server/batch_execution.h"
 
 namespace hive::moe {
@@ -89,6 +90,43 @@ TaskPool* Runtime::ready_pool(TaskPool::Clock::time_point& wake_at) {
   return ready;
 }
 
+namespace {
+
+// Blocks whose calls can share one grouped launch: the same layer shapes and normalization.
+bool same_shape(const nn::FeedForwardExpert& a, const nn::FeedForwardExpert& b) {
+  return a.up().weight().shape() == b.up().weight().shape() &&
+         a.up().weight().dtype() == b.up().weight().dtype() && a.norm().eps() == b.norm().eps();
+}
+
+
+int64_t rows_of(const std::vector<Task>& batch) {
+  int64_t rows = 0;
+  for (const Task& task : batch) rows += task.rows;
+  return rows;
+}
+
+}  // namespace
+
+std::vector<ExpertBatch> Runtime::take_group(TaskPool& first) {
+  std::vector<ExpertBatch> group;
+  group.push_back({&first.backend(), first.take_batch()});
+  const nn::FeedForwardExpert* block = first.backend().module().grouped_block();
+  if (block == nullptr) return group;
+  // A grouped launch holds no more rows than one batch of the first expert may: its memory
+  // stays what the operator sized max_batch_size for, and full batches run as they always did.
+  int64_t room = first.max_batch_rows() - rows_of(group.front().tasks);
+  for (const auto& pool : pools_) {
+    if (pool.get() == &first || pool->empty() || pool->kind() != first.kind()) continue;
+    const nn::FeedForwardExpert* other = pool->backend().module().grouped_block();
+    if (other == nullptr || !same_shape(*block, *other) || pool->next_call_rows() > room) continue;
+    group.push_back({&pool->backend(), pool->take_batch(room)});
+    room -= rows_of(group.back().tasks);
+    pool->count_grouped();
+  }
+  if (group.size() > 1) first.count_grouped();
+  return group;
+}
+
 void Runtime::run_queued_work(std::unique_lock<std::mutex>& lock) {
   std::deque<std::packaged_task<void()>> work;
   work.swap(queued_work_);
@@ -116,9 +154,14 @@ void Runtime::run() {
       }
       continue;
     }
-    std::vector<Task> batch = pool->take_batch();
+    const TaskKind kind = pool->kind();
+    std::vector<ExpertBatch> group = take_group(*pool);
     lock.unlock();
-    execute_batch(pool->backend(), pool->kind(), device_, batch);
+    if (group.size() == 1) {
+      execute_batch(*group.front().backend, kind, device_, group.front().tasks);
+    } else {
+      execute_grouped(group, kind, device_);
+    }
     lock.lock();
   }
   // Work queued before or during shutdown runs here, after the last batch.

@@ -3,6 +3,12 @@
 // call is oldest), decodes and concatenates the calls' rows, runs the expert's forward or
 // backward (which takes the optimizer step), and answers each call with exactly its rows.
 // A batch that fails answers exactly its own calls with the error; the runtime keeps serving.
+// Experts that can run grouped (ExpertModule::grouped_block, the ffn type) run together: the
+// next batches of other such experts of the same shape with calls of the same kind waiting join
+// the ready batch in one grouped launch (on a GPU, one grouped GEMM per layer for all of them
+// instead of a chain of kernels per expert), as long as the launch holds no more rows than one
+// batch of the ready expert may. Those calls then run before their max_wait, which costs them
+// nothing: the launch runs anyway.
 //
 // Threads: submit(), run_between_batches(), stats() and shutdown() are safe from any thread (the
 // I/O thread submits; submitting only queues). Everything else runs on the runtime's own thread.
@@ -19,6 +25,7 @@
 #include <vector>
 
 #include "engine/core/device.h"
+#include "moe/server/batch_execution.h"
 #include "moe/server/task_pool.h"
 
 namespace hive::moe {
@@ -59,6 +66,9 @@ class Runtime {
   // The pool to take a batch from now, or null; sets `wake_at` to when the next pool becomes
   // ready (max() when every pool is empty). Caller holds mutex_.
   TaskPool* ready_pool(TaskPool::Clock::time_point& wake_at);
+  // `first`'s next batch, with the next batch of every pool that can run grouped with it (see
+  // the top). Caller holds mutex_.
+  std::vector<ExpertBatch> take_group(TaskPool& first);
   // Runs every queued run_between_batches() work; unlocks `lock` while it runs.
   void run_queued_work(std::unique_lock<std::mutex>& lock);
 

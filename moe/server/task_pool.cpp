@@ -32,10 +32,11 @@ TaskPool::Clock::time_point TaskPool::ready_at() const {
   return oldest_arrival() + std::chrono::duration_cast<Clock::duration>(max_wait_);
 }
 
-std::vector<Task> TaskPool::take_batch() {
+std::vector<Task> TaskPool::take_batch(int64_t max_rows) {
+  max_rows = std::min(max_rows, max_batch_rows());
   std::vector<Task> batch;
   int64_t rows = 0;
-  while (!tasks_.empty() && rows + tasks_.front().rows <= max_batch_rows()) {
+  while (!tasks_.empty() && rows + tasks_.front().rows <= max_rows) {
     rows += tasks_.front().rows;
     batch.push_back(std::move(tasks_.front()));
     tasks_.pop_front();

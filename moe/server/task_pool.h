@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <vector>
 
 #include "moe/server/expert_backend.h"
@@ -21,6 +22,7 @@ struct TaskPoolStats {
   uint64_t tasks = 0;         // calls in those batches
   uint64_t rows = 0;          // rows in those batches
   uint64_t largest_batch_tasks = 0;
+  uint64_t grouped_batches = 0;  // of those, batches that ran in one launch with other experts'
 };
 
 class TaskPool {
@@ -44,12 +46,18 @@ class TaskPool {
   // arrival + max_wait. Requires !empty().
   Clock::time_point ready_at() const;
 
-  // The next batch (see above). Requires !empty().
-  std::vector<Task> take_batch();
+  // Rows of the oldest waiting call. Requires !empty().
+  int64_t next_call_rows() const { return tasks_.front().rows; }
+  // The next batch (see above), of at most `max_rows` rows when that is fewer than the
+  // expert's limit (a batch that joins a grouped launch). Requires !empty(); with max_rows below
+  // next_call_rows() the batch is empty.
+  std::vector<Task> take_batch(int64_t max_rows = std::numeric_limits<int64_t>::max());
   // Every waiting call, for a server that shuts down.
   std::vector<Task> take_all();
 
   const TaskPoolStats& stats() const { return stats_; }
+  // The batch just taken runs grouped with other experts' batches.
+  void count_grouped() { ++stats_.grouped_batches; }
 
  private:
   ExpertBackend& backend_;
