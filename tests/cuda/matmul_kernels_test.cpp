@@ -39,6 +39,35 @@ class MatmulKernelsTest : public testing::CudaTest {
       }
     }
   }
+
+  struct LinearCase {
+    Shape x;
+    int64_t out;
+  };
+  using LinearLayer = Tensor (*)(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+  // `layer` (linear or linear_gelu) with and without bias on each case, f32 and bf16, forward
+  // and backward, on fresh inputs from `seed` on.
+  static void expect_layers_match_cpu(LinearLayer layer, std::span<const LinearCase> cases,
+                                      uint64_t seed) {
+    const TensorFunction with_bias = [layer](const std::vector<Tensor>& in) {
+      return layer(in[0], in[1], in[2]);
+    };
+    const TensorFunction without_bias = [layer](const std::vector<Tensor>& in) {
+      return layer(in[0], in[1], Tensor());
+    };
+    for (const DType dtype : kFloatTypes) {
+      for (const LinearCase& c : cases) {
+        SCOPED_TRACE(::testing::Message() << dtype << " x " << c.x << " to " << c.out);
+        const Tensor x = random_input(c.x, seed, dtype);
+        const Tensor weight = random_input(Shape{c.out, c.x[c.x.rank() - 1]}, seed + 1, dtype);
+        const Tensor bias = random_input(Shape{c.out}, seed + 2, dtype);
+        seed += 3;
+        expect_matches_cpu(with_bias, {x, weight, bias}, tolerance_for(dtype));
+        expect_matches_cpu(without_bias, {x, weight}, tolerance_for(dtype));
+      }
+    }
+  }
 };
 
 
@@ -68,59 +97,17 @@ TEST_F(MatmulKernelsTest, EmptyProductsMatchCpu) {
 }
 
 TEST_F(MatmulKernelsTest, LinearMatchesCpuWithAndWithoutBias) {
-  const TensorFunction with_bias = [](const std::vector<Tensor>& in) {
-    return linear(in[0], in[1], in[2]);
-  };
-  const TensorFunction without_bias = [](const std::vector<Tensor>& in) {
-    return linear(in[0], in[1], Tensor());
-  };
-  struct LinearCase {
-    Shape x;
-    int64_t out;
-  };
   const LinearCase cases[] = {{Shape{37, 129}, 65}, {Shape{2, 37, 129}, 65}, {Shape{1, 1}, 1},
                               {Shape{128, 256}, 64}, {Shape{129}, 7}};
-  uint64_t seed = 200;
-  for (const DType dtype : kFloatTypes) {
-    for (const LinearCase& c : cases) {
-      SCOPED_TRACE(::testing::Message() << dtype << " x " << c.x << " to " << c.out);
-      const Tensor x = random_input(c.x, seed, dtype);
-      const Tensor weight = random_input(Shape{c.out, c.x[c.x.rank() - 1]}, seed + 1, dtype);
-      const Tensor bias = random_input(Shape{c.out}, seed + 2, dtype);
-      seed += 3;
-      expect_matches_cpu(with_bias, {x, weight, bias}, tolerance_for(dtype));
-      expect_matches_cpu(without_bias, {x, weight}, tolerance_for(dtype));
-    }
-  }
+  expect_layers_match_cpu(&linear, cases, 200);
 }
 
 TEST_F(MatmulKernelsTest, LinearGeluMatchesCpuFusedAndUnfused) {
   // Output widths divisible by 8 take cuBLASLt's GELU_AUX[_BIAS] epilogue; 65 and 7 take the
   // product followed by the GELU kernel. Both must agree with the CPU, forward and backward.
-  const TensorFunction with_bias = [](const std::vector<Tensor>& in) {
-    return linear_gelu(in[0], in[1], in[2]);
-  };
-  const TensorFunction without_bias = [](const std::vector<Tensor>& in) {
-    return linear_gelu(in[0], in[1], Tensor());
-  };
-  struct LinearCase {
-    Shape x;
-    int64_t out;
-  };
-  const LinearCase cases[] = {{Shape{37, 129}, 64}, {Shape{2, 37, 129}, 65}, {Shape{128, 256}, 512},
-                              {Shape{129}, 7}, {Shape{5, 0}, 16}};
-  uint64_t seed = 400;
-  for (const DType dtype : kFloatTypes) {
-    for (const LinearCase& c : cases) {
-      SCOPED_TRACE(::testing::Message() << dtype << " x " << c.x << " to " << c.out);
-      const Tensor x = random_input(c.x, seed, dtype);
-      const Tensor weight = random_input(Shape{c.out, c.x[c.x.rank() - 1]}, seed + 1, dtype);
-      const Tensor bias = random_input(Shape{c.out}, seed + 2, dtype);
-      seed += 3;
-      expect_matches_cpu(with_bias, {x, weight, bias}, tolerance_for(dtype));
-      expect_matches_cpu(without_bias, {x, weight}, tolerance_for(dtype));
-    }
-  }
+  const LinearCase cases[] = {{Shape{37, 129}, 64}, {Shape{2, 37, 129}, 65},
+                              {Shape{128, 256}, 512}, {Shape{129}, 7}, {Shape{5, 0}, 16}};
+  expect_layers_match_cpu(&linear_gelu, cases, 400);
 }
 
 TEST_F(MatmulKernelsTest, LinearWithNoInputFeaturesGivesTheBias) {
