@@ -98,7 +98,6 @@ bool same_shape(const nn::FeedForwardExpert& a, const nn::FeedForwardExpert& b) 
          a.up().weight().dtype() == b.up().weight().dtype() && a.norm().eps() == b.norm().eps();
 }
 
-
 int64_t rows_of(const std::vector<Task>& batch) {
   int64_t rows = 0;
   for (const Task& task : batch) rows += task.rows;
