@@ -6,10 +6,6 @@
 
 namespace hive::nn {
 
-std::vector<Tensor> dispatch(const Tensor& x, const MoePlan& plan) {
-  return split(moe_dispatch(x, plan), 0, plan.expert_counts);
-}
-
 Tensor combine(std::span<const Tensor> expert_outputs, const Tensor& weights, const MoePlan& plan) {
   HIVE_REQUIRE(expert_outputs.size() == plan.expert_counts.size(), "combine: ",
                expert_outputs.size(), " expert outputs for ", plan.expert_counts.size(), " experts");

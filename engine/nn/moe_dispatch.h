@@ -1,8 +1,8 @@
-// Routing rows to experts one batch per expert, and back: the dispatch/combine pair of a
-// Mixture-of-Experts layer whose experts are separate modules (the local layer's fallback for
-// any expert, the tests). Built on the grouped ops of engine/ops/moe_routing.h: dispatch splits
-// the grouped rows into one batch per expert, combine concatenates the experts' outputs back into
-// grouped order before the weighted sum.
+// Back from experts that are separate modules: the combine of a Mixture-of-Experts layer whose
+// experts each ran on their own batch (the local layer's path for any expert type but ffn). Such
+// a layer splits moe_dispatch's grouped rows into one batch per expert (split by
+// plan.expert_counts); combine concatenates the experts' outputs back into grouped order before
+// moe_combine's weighted sum.
 #pragma once
 
 #include <span>
@@ -11,9 +11,6 @@
 #include "engine/ops/moe_routing.h"
 
 namespace hive::nn {
-
-// x [n, d] -> one [count_e, d] batch per expert (differentiable).
-std::vector<Tensor> dispatch(const Tensor& x, const MoePlan& plan);
 
 // expert_outputs[e] is expert e's output for its batch ([count_e, d_out]; may be undefined when
 // count_e == 0); weights [n, k]. Returns [n, d_out] with

@@ -267,7 +267,7 @@ TEST(DispatchCombine, IdentityExpertsGiveWeightedSumOfRows) {
   const Tensor indices =
       Tensor::from_vector(std::vector<int64_t>{0, 3, 3, 1, 2, 0, 1, 2, 3, 0, 0, 1}, Shape{kRows, 2});
   const MoePlan plan = moe_plan(indices, 5);
-  const std::vector<Tensor> batches = nn::dispatch(x, plan);
+  const std::vector<Tensor> batches = split(moe_dispatch(x, plan), 0, plan.expert_counts);
   const Tensor out = nn::combine(batches, weights, plan);
 
   const std::vector<float> xs = x.to_vector<float>();
