@@ -53,6 +53,21 @@ ExpertBackend backend(const char* uid, std::unique_ptr<ExpertModule> module) {
                        {.max_batch_size = 8, .optimizer = {.type = OptimizerType::kNone}});
 }
 
+// A gate expert's backend, the promise that opens the gate and the future that is ready once a
+// call is inside it (holding the runtime busy).
+struct Gate {
+  std::promise<void> opener;
+  std::future<void> entered;
+  ExpertBackend gated = make_backend();
+
+ private:
+  ExpertBackend make_backend() {
+    auto module = std::make_unique<GateExpert>(opener.get_future().share());
+    entered = module->entered();
+    return backend("gate.0", std::move(module));
+  }
+};
+
 // Records the order in which calls are answered; `all_answered` is ready after `expected`.
 struct Answers {
   explicit Answers(size_t count) : expected(count) {}
@@ -81,26 +96,23 @@ Task task_of(const Tensor& x, TaskDone done) {
 }
 
 TEST(Runtime, OfTheReadyPoolsTheOneWithTheOldestCallRunsFirst) {
-  std::promise<void> gate;
-  auto gate_module = std::make_unique<GateExpert>(gate.get_future().share());
-  std::future<void> entered = gate_module->entered();
-  ExpertBackend gated = backend("gate.0", std::move(gate_module));
+  Gate gate;
   ExpertBackend first = backend("nop.1", std::make_unique<NopExpert>(2));
   ExpertBackend second = backend("nop.2", std::make_unique<NopExpert>(2));
   Answers answers(4);
   {
     Runtime runtime(Device::cpu());
-    TaskPool& gate_pool = runtime.add_pool(gated, TaskKind::kForward, 0ms);
+    TaskPool& gate_pool = runtime.add_pool(gate.gated, TaskKind::kForward, 0ms);
     TaskPool& first_pool = runtime.add_pool(first, TaskKind::kForward, 0ms);
     TaskPool& second_pool = runtime.add_pool(second, TaskKind::kForward, 0ms);
     const Tensor x = random_tensor(Shape{1, 2}, 1);
     ASSERT_TRUE(runtime.submit(gate_pool, task_of(x, answers.record("gate"))).is_ok());
-    entered.get();
+    gate.entered.get();
     // Queued while the runtime is busy: pool "second" (added last) holds the oldest call.
     ASSERT_TRUE(runtime.submit(second_pool, task_of(x, answers.record("second a"))).is_ok());
     ASSERT_TRUE(runtime.submit(first_pool, task_of(x, answers.record("first"))).is_ok());
     ASSERT_TRUE(runtime.submit(second_pool, task_of(x, answers.record("second b"))).is_ok());
-    gate.set_value();
+    gate.opener.set_value();
     answers.all_answered.get_future().get();
     EXPECT_EQ(runtime.stats(second_pool).batches, 1u);
   }
@@ -141,10 +153,7 @@ Task backward_task_of(const Tensor& x, const Tensor& grad, TaskDone done) {
 }
 
 TEST(Runtime, WaitingCallsOfFfnExpertsOfOneShapeRunInOneGroupedLaunch) {
-  std::promise<void> gate;
-  auto gate_module = std::make_unique<GateExpert>(gate.get_future().share());
-  std::future<void> entered = gate_module->entered();
-  ExpertBackend gated = backend("gate.0", std::move(gate_module));
+  Gate gate;
   ExpertBackend first = ffn_backend("ffn.1", 1, OptimizerType::kNone);
   ExpertBackend second = ffn_backend("ffn.2", 2, OptimizerType::kNone);
   ExpertBackend idle = ffn_backend("ffn.3", 3, OptimizerType::kNone);
@@ -157,7 +166,7 @@ TEST(Runtime, WaitingCallsOfFfnExpertsOfOneShapeRunInOneGroupedLaunch) {
   Results results(6);
   {
     Runtime runtime(Device::cpu());
-    TaskPool& gate_pool = runtime.add_pool(gated, TaskKind::kForward, 0ms);
+    TaskPool& gate_pool = runtime.add_pool(gate.gated, TaskKind::kForward, 0ms);
     TaskPool& first_pool = runtime.add_pool(first, TaskKind::kForward, 0ms);
     TaskPool& second_pool = runtime.add_pool(second, TaskKind::kForward, 1h);
     TaskPool& idle_pool = runtime.add_pool(idle, TaskKind::kForward, 0ms);
@@ -166,7 +175,7 @@ TEST(Runtime, WaitingCallsOfFfnExpertsOfOneShapeRunInOneGroupedLaunch) {
     ASSERT_TRUE(runtime.submit(gate_pool, task_of(random_tensor(Shape{1, 2}, 1),
                                                   results.record("gate")))
                     .is_ok());
-    entered.get();
+    gate.entered.get();
     ASSERT_TRUE(runtime.submit(first_pool, task_of(x1, results.record("first a"))).is_ok());
     ASSERT_TRUE(runtime.submit(first_pool, task_of(x2, results.record("first b"))).is_ok());
     // Not ready for an hour on its own: it joins the first expert's launch.
@@ -174,7 +183,7 @@ TEST(Runtime, WaitingCallsOfFfnExpertsOfOneShapeRunInOneGroupedLaunch) {
     // 4 + 2 of the 8 rows that one launch may hold are taken: 5 more do not fit.
     ASSERT_TRUE(runtime.submit(too_many_rows_pool, task_of(x5, results.record("alone"))).is_ok());
     ASSERT_TRUE(runtime.submit(nop_pool, task_of(x3, results.record("nop"))).is_ok());
-    gate.set_value();
+    gate.opener.set_value();
     results.all_answered.get_future().get();
     EXPECT_EQ(runtime.stats(first_pool).grouped_batches, 1u);
     EXPECT_EQ(runtime.stats(second_pool).grouped_batches, 1u);
@@ -194,10 +203,7 @@ TEST(Runtime, WaitingCallsOfFfnExpertsOfOneShapeRunInOneGroupedLaunch) {
 }
 
 TEST(Runtime, GroupedBackwardGivesEachExpertItsOwnGradientsAndStep) {
-  std::promise<void> gate;
-  auto gate_module = std::make_unique<GateExpert>(gate.get_future().share());
-  std::future<void> entered = gate_module->entered();
-  ExpertBackend gated = backend("gate.0", std::move(gate_module));
+  Gate gate;
   ExpertBackend first = ffn_backend("ffn.1", 1, OptimizerType::kSgd);
   ExpertBackend second = ffn_backend("ffn.2", 2, OptimizerType::kSgd);
   // Twins built from the same seeds, run one backward at a time: the reference.
@@ -210,18 +216,18 @@ TEST(Runtime, GroupedBackwardGivesEachExpertItsOwnGradientsAndStep) {
   Results results(3);
   {
     Runtime runtime(Device::cpu());
-    TaskPool& gate_pool = runtime.add_pool(gated, TaskKind::kForward, 0ms);
+    TaskPool& gate_pool = runtime.add_pool(gate.gated, TaskKind::kForward, 0ms);
     TaskPool& first_pool = runtime.add_pool(first, TaskKind::kBackward, 0ms);
     TaskPool& second_pool = runtime.add_pool(second, TaskKind::kBackward, 0ms);
     ASSERT_TRUE(runtime.submit(gate_pool, task_of(random_tensor(Shape{1, 2}, 1),
                                                   results.record("gate")))
                     .is_ok());
-    entered.get();
+    gate.entered.get();
     ASSERT_TRUE(runtime.submit(first_pool, backward_task_of(x1, g1, results.record("first")))
                     .is_ok());
     ASSERT_TRUE(runtime.submit(second_pool, backward_task_of(x2, g2, results.record("second")))
                     .is_ok());
-    gate.set_value();
+    gate.opener.set_value();
     results.all_answered.get_future().get();
     EXPECT_EQ(runtime.stats(second_pool).grouped_batches, 1u);
   }
@@ -242,24 +248,21 @@ TEST(Runtime, GroupedBackwardGivesEachExpertItsOwnGradientsAndStep) {
 }
 
 TEST(Runtime, WorkBetweenBatchesRunsBeforeTheNextReadyBatchOnTheRuntimeThread) {
-  std::promise<void> gate;
-  auto gate_module = std::make_unique<GateExpert>(gate.get_future().share());
-  std::future<void> entered = gate_module->entered();
-  ExpertBackend gated = backend("gate.0", std::move(gate_module));
+  Gate gate;
   Answers answers(3);
   std::thread::id work_thread;
   Runtime runtime(Device::cpu());
-  TaskPool& pool = runtime.add_pool(gated, TaskKind::kForward, 0ms);
+  TaskPool& pool = runtime.add_pool(gate.gated, TaskKind::kForward, 0ms);
   const Tensor x = random_tensor(Shape{1, 2}, 1);
   ASSERT_TRUE(runtime.submit(pool, task_of(x, answers.record("first batch"))).is_ok());
-  entered.get();
+  gate.entered.get();
   // While the first batch runs: a ready call, then work queued after it.
   ASSERT_TRUE(runtime.submit(pool, task_of(x, answers.record("second batch"))).is_ok());
   std::future<void> work = runtime.run_between_batches([&] {
     work_thread = std::this_thread::get_id();
     answers.note("work");
   });
-  gate.set_value();
+  gate.opener.set_value();
   work.get();
   answers.all_answered.get_future().get();
   EXPECT_EQ(answers.order, (std::vector<std::string>{"first batch", "work", "second batch"}));
