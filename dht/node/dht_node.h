@@ -1,5 +1,6 @@
 // A DHT node (hivemind's DHTNode): the protocol, plus what users call. store() writes each item
-// to the `replicas` nodes nearest its key (this node included when it is one of them); get()
+// to the `replicas` nodes nearest its key (this node included when it is one of them), found by
+// a lookup that ends once those nodes have answered; get()
 // answers from the node's own storage or cache when that is fresh enough, else runs a lookup
 // that stops at the first fresh record, or, with `latest`, hears from all nearest nodes and
 // merges what they hold. A found value is cached on the way back (in the cache of the nearest

@@ -40,6 +40,10 @@ TEST(DhtSimulation, EveryStoredKeyIsFoundByAnotherNodeInFewRounds) {
 
   EXPECT_EQ(report.nodes, kScale.nodes);
   EXPECT_EQ(report.stores.ok, config.keys);
+  // Every copy on the key's true nearest nodes (brute force over the swarm): the store's
+  // lookup, which ends once the `replicas` nearest have answered, found exactly them.
+  EXPECT_EQ(report.copies_on_nearest.count, config.keys);
+  EXPECT_EQ(report.copies_on_nearest.mean, static_cast<double>(config.node.replicas));
   EXPECT_EQ(report.gets.gets, config.keys);
   EXPECT_EQ(report.gets.found, config.keys);
   EXPECT_LE(report.gets.rounds.mean, 3.5);

@@ -50,6 +50,8 @@ struct JoinStoreGetReport {
   size_t failed_bootstraps = 0;
   double join_virtual_seconds = 0;  // from the first node's start to the last one's join
   StoreReport stores;
+  // Per key, copies held by the `replicas` nodes nearest to it, after the stores.
+  Distribution copies_on_nearest;
   GetReport gets;
   NetworkStats network;
   DhtNodeStats node_stats;  // summed over the nodes alive at the end

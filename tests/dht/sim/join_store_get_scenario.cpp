@@ -43,6 +43,7 @@ JoinStoreGetReport run_join_store_get(const JoinStoreGetConfig& config) {
   const microseconds stores_end = start + config.operation_interval * static_cast<int64_t>(config.keys);
   time.run_until(stores_end + kGrace, [&] { return stores.report.stores == config.keys; });
   report.stores = stores.summarize();
+  report.copies_on_nearest = copies_on_nearest_of(swarm, keys, config.node.replicas);
 
   // Gets: each key by a random node other than the one that stored it.
   GetTally gets;

@@ -38,7 +38,8 @@ std::string describe(const JoinStoreGetReport& report) {
   return net::str_cat("join/store/get: ", report.nodes, " nodes joined in ", report.join_virtual_seconds,
                       " virtual s (", report.failed_bootstraps, " failed bootstraps)\n",
                       "  stores: ", report.stores.ok, "/", report.stores.stores, " ok; nodes stored on: ",
-                      describe(report.stores.stored_on), "\n", describe(report.gets), describe(report.network),
+                      describe(report.stores.stored_on), "\n  copies on the key's nearest nodes: ",
+                      describe(report.copies_on_nearest), "\n", describe(report.gets), describe(report.network),
                       describe(report.node_stats), "  routing table entries per node: ",
                       describe(report.routing_table_sizes), "\n  wall: ", report.wall_seconds, " s (joins ", report.join_wall_seconds, " s)\n");
 }

@@ -1,5 +1,7 @@
 #include "tests/dht/sim/scenario_steps.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,6 +65,25 @@ Distribution routing_table_sizes_of(SimulatedSwarm& swarm) {
     if (swarm.alive(member)) sizes.push_back(static_cast<double>(swarm.node(member).protocol().routing_table().size()));
   }
   return distribution_of(std::move(sizes));
+}
+
+Distribution copies_on_nearest_of(SimulatedSwarm& swarm, const std::vector<DhtId>& keys, size_t replicas) {
+  std::vector<MemberId> joined;
+  for (MemberId member = 0; member < swarm.started(); ++member) {
+    if (swarm.joined().contains(member)) joined.push_back(member);
+  }
+  std::vector<double> copies;
+  for (const DhtId& key : keys) {
+    const size_t nearest = std::min(replicas, joined.size());
+    std::partial_sort(joined.begin(), joined.begin() + static_cast<std::ptrdiff_t>(nearest), joined.end(),
+                      [&](MemberId a, MemberId b) {
+                        return (swarm.node(a).self().id ^ key) < (swarm.node(b).self().id ^ key);
+                      });
+    double held = 0;
+    for (size_t i = 0; i < nearest; ++i) held += swarm.node(joined[i]).protocol().storage().get(key) ? 1 : 0;
+    copies.push_back(held);
+  }
+  return distribution_of(std::move(copies));
 }
 
 }  // namespace hive::dht::sim

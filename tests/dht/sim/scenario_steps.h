@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "dht/node/dht_node.h"
 #include "tests/dht/sim/operation_tally.h"
@@ -31,5 +32,8 @@ SwarmOptions swarm_options(uint64_t seed, const NetworkOptions& network, const D
 DhtNodeStats node_stats_of(SimulatedSwarm& swarm);
 // Entries per live node.
 Distribution routing_table_sizes_of(SimulatedSwarm& swarm);
+// Per key, how many of the `replicas` joined nodes nearest to it (by brute force over all of
+// them) hold it in their storage: where a perfect store would have put every copy.
+Distribution copies_on_nearest_of(SimulatedSwarm& swarm, const std::vector<DhtId>& keys, size_t replicas);
 
 }  // namespace hive::dht::sim
