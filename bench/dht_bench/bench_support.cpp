@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -106,6 +107,12 @@ double process_cpu_us() {
   ::getrusage(RUSAGE_SELF, &usage);
   const auto us = [](const timeval& time) { return static_cast<double>(time.tv_sec) * 1e6 + static_cast<double>(time.tv_usec); };
   return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+double thread_cpu_us() {
+  timespec now{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e6 + static_cast<double>(now.tv_nsec) / 1e3;
 }
 
 uint64_t udp_receive_buffer_errors() {

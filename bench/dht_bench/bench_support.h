@@ -128,6 +128,8 @@ json to_json(const Latency& l);
 // socket each, plus connections and the loops' own descriptors), or exits naming the limit.
 void ensure_file_limit(size_t nodes);
 double process_cpu_us();
+// CPU time of the calling thread (user + system).
+double thread_cpu_us();
 // Udp RcvbufErrors from /proc/net/snmp (0 when unreadable).
 uint64_t udp_receive_buffer_errors();
 
@@ -174,6 +176,7 @@ class Swarm {
   }
 
   DhtRunner& runner(size_t node) { return *nodes_.at(node)->runner; }
+  EventLoop& loop(size_t index) { return *loops_.at(index); }
   bool alive(size_t node) const { return nodes_.at(node)->runner != nullptr; }
   size_t size() const { return nodes_.size(); }
   size_t loops() const { return loops_.size(); }
