@@ -80,6 +80,9 @@ class CudaBackend final : public Backend {
 
   void grouped_gemm(std::span<const GemmArgs> problems) override;
 
+  void attention(const AttentionArgs& args) override;
+  void attention_backward(const AttentionBackwardArgs& args) override;
+
   void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) override;
   void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) override;
 

@@ -3,6 +3,7 @@
 
 #include "engine/autograd/grad_mode.h"
 #include "engine/core/tensor.h"
+#include "engine/ops/attention.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/grouped_matmul.h"

@@ -1,8 +1,8 @@
 // GPU benchmarks of the engine on Device::cuda(0): the limits of the device measured in the same
 // run (a large bf16 GEMM, an f32 GEMM, a device-to-device copy), then the ops an expert server
 // and a trainer spend their time in (linear, layer_norm, softmax, cross_entropy, AdamW, the
-// gating top-k, MoE dispatch and combine, the 64 experts' FFN as grouped GEMMs) and a local
-// 64-expert MoE layer, forward and backward.
+// gating top-k, MoE dispatch and combine, the 64 experts' FFN as grouped GEMMs, multi-head
+// attention) and a local 64-expert MoE layer, forward and backward.
 //
 // bench/gpu/torch_reference.py runs the very same cases in PyTorch under the same names, and
 // bench/gpu/make_report.py puts both side by side with each case's fraction of the measured
@@ -17,6 +17,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <exception>
 #include <iostream>
@@ -369,6 +370,35 @@ void GroupedFfnForwardBackward(benchmark::State& state, int64_t tokens, int64_t 
   });
 }
 
+// Multi-head self-attention's core: scaled_dot_product_attention of q, k, v [b, s, heads, d]
+// (scale 1/sqrt(d), no key bias), then backward of a fixed random probe; q, k and v require
+// grad. bf16 (hive's general path: cuBLAS products over materialized scores). FLOPs as
+// flash attention counts them: 4 b heads s^2 d forward (Q K^T and P V), 2.5 times that backward
+// (S recomputed, dV, dP, dQ, dK).
+void AttentionForwardBackward(benchmark::State& state, int64_t batch, int64_t sequence,
+                              int64_t heads, int64_t head_size) {
+  guarded(state, [&] {
+    const hive::DType dtype = hive::DType::kBF16;
+    hive::Generator generator(kSeed);
+    const hive::Shape shape{batch, sequence, heads, head_size};
+    const hive::Tensor q = random_on_gpu(shape, generator, dtype);
+    const hive::Tensor k = random_on_gpu(shape, generator, dtype);
+    const hive::Tensor v = random_on_gpu(shape, generator, dtype);
+    const hive::Tensor probe = random_on_gpu(shape, generator, dtype);
+    for (const hive::Tensor& leaf : {q, k, v}) leaf.set_requires_grad(hive::RequiresGrad::kYes);
+    const auto scale = static_cast<float>(1.0 / std::sqrt(as_double(head_size)));
+    time_passes(state, [&] {
+      for (const hive::Tensor& leaf : {q, k, v}) leaf.zero_grad();
+      hive::scaled_dot_product_attention(q, k, v, hive::Tensor(), scale).backward(probe);
+    });
+    state.SetItemsProcessed(state.iterations() * batch * sequence);
+    const double forward_flops =
+        4.0 * as_double(batch) * as_double(heads) * as_double(sequence) * as_double(sequence) *
+        as_double(head_size);
+    set_flops(state, 3.5 * forward_flops);
+  });
+}
+
 // nn::MixtureOfExperts on an 8 x 8 grid of FeedForwardExpert(d_model) (d_ff = 4 d_model), k = 2:
 // gating linear, fused top-2 with softmax over the chosen (grid_topk), rows grouped by expert
 // (moe_dispatch), all experts at once (nn::forward_grouped: grouped GEMMs, one GELU, one layer
@@ -443,6 +473,8 @@ void register_cases() {
       [](State& s) { MoeDispatchCombine(s, 16384, 1024, 64, 2); });
   add("GroupedFfnForwardBackward/dtype:bf16/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2",
       kMs, [](State& s) { GroupedFfnForwardBackward(s, 16384, 1024, 4096, 64, 2); });
+  add("AttentionForwardBackward/dtype:bf16/batch:8/seq:1024/heads:16/head_dim:64", kMs,
+      [](State& s) { AttentionForwardBackward(s, 8, 1024, 16, 64); });
   add("LocalMoeForwardBackward/dtype:f32/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2", kMs,
       [](State& s) { LocalMoeForwardBackward(s, 16384, 1024, 8, 2); });
 }

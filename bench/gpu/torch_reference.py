@@ -45,6 +45,7 @@ CASES = [
     "TopK/rows:16384/experts:64/k:2",
     "MoeDispatchCombine/dtype:bf16/tokens:16384/d_model:1024/experts:64/k:2",
     "GroupedFfnForwardBackward/dtype:bf16/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2",
+    "AttentionForwardBackward/dtype:bf16/batch:8/seq:1024/heads:16/head_dim:64",
     "LocalMoeForwardBackward/dtype:f32/tokens:16384/d_model:1024/d_ff:4096/experts:64/k:2",
 ]
 
@@ -226,6 +227,21 @@ def grouped_ffn_forward_backward(dtype, tokens, d_model, d_ff, experts, k):
     return forward_backward(forward, leaves, probe)
 
 
+def attention_forward_backward(dtype, batch, seq, heads, head_dim):
+    """hive's scaled_dot_product_attention on q, k, v [b, s, heads, d], no mask, scale
+    1/sqrt(d), backward of a probe; F.scaled_dot_product_attention takes [b, heads, s, d], so the
+    transposes (views) are part of the twin, as a model in the BSHD layout would need them."""
+    q, k, v = (randn(batch, seq, heads, head_dim, dtype=dtype, requires_grad=True)
+               for _ in range(3))
+    probe = randn(batch, seq, heads, head_dim, dtype=dtype)
+
+    def forward():
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2),
+                                             v.transpose(1, 2), scale=head_dim ** -0.5)
+        return out.transpose(1, 2)
+    return forward_backward(forward, [q, k, v], probe)
+
+
 class FeedForwardExpert(torch.nn.Module):
     """hive::nn::FeedForwardExpert: LayerNorm(x + Linear(4h, h)(GELU_tanh(Linear(h, 4h)(x))))."""
 
@@ -309,6 +325,8 @@ def build_case(name, adam_fused=False):
             dtype, a["tokens"], a["d_model"], a["experts"], a["k"]),
         "GroupedFfnForwardBackward": lambda: grouped_ffn_forward_backward(
             dtype, a["tokens"], a["d_model"], a["d_ff"], a["experts"], a["k"]),
+        "AttentionForwardBackward": lambda: attention_forward_backward(
+            dtype, a["batch"], a["seq"], a["heads"], a["head_dim"]),
         "LocalMoeForwardBackward": lambda: local_moe_forward_backward(
             a["dtype"], a["tokens"], a["d_model"], a["d_ff"], a["experts"], a["k"]),
     }

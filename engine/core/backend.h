@@ -66,6 +66,48 @@ struct GemmArgs {
   Tensor pre_activation;
 };
 
+// Scaled dot-product attention over the "BSHD" layout that a fused in-projection gives after a
+// reshape: q [b, s_q, heads, d], k and v [b, s_k, heads, d], out [b, s_q, heads, d], so the rows of
+// one (batch, head) matrix are heads * d elements apart. For each batch i, head h, query position
+// r and key position c:
+//   S[r, c] = scale * dot(q[i, r, h], k[i, c, h]) + key_bias[i, c]
+//   P[r, :] = softmax(S[r, :]),  out[i, r, h] = sum over c of P[r, c] * v[i, c, h]
+//   logsumexp[i, h, r] = log(sum over c of exp(S[r, c]))
+// in f32 whatever the dtype of q, k, v and out (all one floating dtype). key_bias ([b, s_k], that
+// dtype too) may be undefined: no bias. A key whose bias is -inf gets weight exactly 0; a row in
+// which every key has weight 0 (every bias -inf, or s_k == 0) gets out = 0 and logsumexp = -inf,
+// never NaN. logsumexp (f32 [b, heads, s_q]) is what the backward recomputes P from.
+struct AttentionArgs {
+  Tensor q;
+  Tensor k;
+  Tensor v;
+  Tensor key_bias;
+  float scale = 1.0f;
+  Tensor out;
+  Tensor logsumexp;
+};
+
+// The backward of attention, from the forward's inputs, its out and logsumexp and grad_out
+// (out's shape and dtype), flash-attention style (P is recomputed, never kept):
+//   P = exp(S - logsumexp) (0 in a row whose logsumexp is -inf),  D = rowsum(grad_out * out)
+//   grad_v = P^T grad_out,  dP = grad_out v^T,  dS = P * (dP - D)
+//   grad_q = scale * dS k,  grad_k = scale * dS^T q
+// per (batch, head), accumulated in f32. grad_q, grad_k and grad_v have the shapes and dtype of
+// q, k and v and are all written. key_bias gets no gradient (it is a mask, not a parameter).
+struct AttentionBackwardArgs {
+  Tensor q;
+  Tensor k;
+  Tensor v;
+  Tensor key_bias;
+  float scale = 1.0f;
+  Tensor out;
+  Tensor logsumexp;
+  Tensor grad_out;
+  Tensor grad_q;
+  Tensor grad_k;
+  Tensor grad_v;
+};
+
 struct SgdHyper {
   float lr = 0.0f;
   float momentum = 0.0f;
@@ -237,6 +279,10 @@ class Backend {
   // m, n and k may differ between problems and may be 0. The MoE path uses it for all experts'
   // layers at once.
   virtual void grouped_gemm(std::span<const GemmArgs> problems) = 0;
+
+  // --- Attention (the math and shapes are in AttentionArgs above) ---
+  virtual void attention(const AttentionArgs& args) = 0;
+  virtual void attention_backward(const AttentionBackwardArgs& args) = 0;
 
   // --- Optimizers: one call updates a whole list of parameters in place ---
   virtual void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) = 0;

@@ -1,7 +1,7 @@
 // The CPU backend: OpenBLAS for matrix products, OpenMP-parallel loops for everything else.
 // Its methods are defined by kernel family in this folder (memory.cpp, elementwise.cpp,
 // gemm.cpp, axis_kernels.cpp, layer_norm.cpp, indexing.cpp, moe_gating.cpp, moe_routing.cpp,
-// optimizers.cpp).
+// attention.cpp, optimizers.cpp).
 #pragma once
 
 #include "engine/core/backend.h"
@@ -74,6 +74,9 @@ class CpuBackend final : public Backend {
                             const Tensor& grad_weights) override;
 
   void grouped_gemm(std::span<const GemmArgs> problems) override;
+
+  void attention(const AttentionArgs& args) override;
+  void attention_backward(const AttentionBackwardArgs& args) override;
 
   void sgd_step(std::span<const SgdTensors> tensors, const SgdHyper& hyper) override;
   void adam_step(std::span<const AdamTensors> tensors, const AdamHyper& hyper) override;

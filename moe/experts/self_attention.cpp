@@ -17,24 +17,18 @@ SelfAttention::SelfAttention(int64_t hidden, int64_t heads, Generator& generator
 }
 
 Tensor SelfAttention::forward(const Tensor& x, const Tensor& key_bias) {
+  const int64_t batch = x.size(0);
+  const int64_t sequence = x.size(1);
   const int64_t head_size = hidden_ / heads_;
-  const std::vector<int64_t> head_sizes(static_cast<size_t>(heads_), head_size);
-  // Each [b, s, h], cut into heads of [b, s, h / heads].
+  // Queries, keys and values, each [b, s, h] viewed as [b, s, heads, h / heads]: the layout
+  // the attention op reads every head from in place.
   const std::vector<Tensor> qkv = split(in_proj_->forward(x), 2, {hidden_, hidden_, hidden_});
-  const std::vector<Tensor> queries = split(qkv[0], 2, head_sizes);
-  const std::vector<Tensor> keys = split(qkv[1], 2, head_sizes);
-  const std::vector<Tensor> values = split(qkv[2], 2, head_sizes);
+  const Shape per_head{batch, sequence, heads_, head_size};
   const auto score_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_size)));
-
-  std::vector<Tensor> heads;
-  heads.reserve(static_cast<size_t>(heads_));
-  for (size_t head = 0; head < queries.size(); ++head) {
-    // scores [b, s, s]: query position by key position.
-    Tensor scores = matmul(scale(queries[head], score_scale), transpose(keys[head]));
-    if (key_bias.defined()) scores = add(scores, key_bias);
-    heads.push_back(matmul(softmax(scores, -1), values[head]));
-  }
-  return out_proj_->forward(concat(heads, 2));
+  const Tensor attended = scaled_dot_product_attention(
+      qkv[0].reshape(per_head), qkv[1].reshape(per_head), qkv[2].reshape(per_head),
+      key_bias.defined() ? key_bias.reshape(Shape{batch, sequence}) : Tensor(), score_scale);
+  return out_proj_->forward(attended.reshape(Shape{batch, sequence, hidden_}));
 }
 
 }  // namespace hive::moe

@@ -1,6 +1,6 @@
 // Multi-head self-attention (PyTorch's nn.MultiheadAttention with query = key = value), written
-// with engine ops: one projection to queries, keys and values, scaled dot-product attention per
-// head, and an output projection.
+// with engine ops: one projection to queries, keys and values, scaled dot-product attention over
+// every head at once (engine/ops/attention.h), and an output projection.
 #pragma once
 
 #include <memory>

@@ -1,0 +1,133 @@
+// Scaled dot-product attention on the GPU against the CPU backend, forward and the gradients of
+// queries, keys and values: f32, bf16 and f16, odd sizes (d = 12 and d = 1, which a fused flash
+// attention would reject, and the head sizes it would take: 8, 64, 128), masked keys and rows
+// whose keys are all masked.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "engine/ops/attention.h"
+#include "tests/cuda/cuda_test_util.h"
+#include "tests/engine/test_util.h"
+
+namespace hive {
+namespace {
+
+using testing::kFloatTypes;
+using testing::random_input;
+using testing::tolerance_for;
+using testing::TensorFunction;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+struct Sizes {
+  int64_t batch;
+  int64_t query_length;
+  int64_t key_length;
+  int64_t heads;
+  int64_t head_size;
+};
+
+// attention(q, k, v, bias) with the bias as the fourth input when there is one (it gets no
+// gradient on either device).
+TensorFunction attention_with_scale(float scale) {
+  return [scale](const std::vector<Tensor>& in) {
+    return scaled_dot_product_attention(in[0], in[1], in[2], in.size() > 3 ? in[3] : Tensor(),
+                                        scale);
+  };
+}
+
+// [b, s_k] of zeros with every third key of batch 0 masked by -inf and the last key of batch 1
+// by a large negative number.
+Tensor masking_bias(const Sizes& sizes, DType dtype) {
+  std::vector<float> values(static_cast<size_t>(sizes.batch * sizes.key_length), 0.0f);
+  for (int64_t c = 0; c < sizes.key_length; c += 3) values[static_cast<size_t>(c)] = -kInf;
+  if (sizes.batch > 1 && sizes.key_length > 1) {
+    values[static_cast<size_t>(2 * sizes.key_length - 1)] = -1e9f;
+  }
+  return Tensor::from_vector(values, Shape{sizes.batch, sizes.key_length}).to(dtype);
+}
+
+class AttentionKernelsTest : public testing::CudaTest {
+ protected:
+  // Forward and gradients against the CPU, without a bias, with a random one and with a masking
+  // one, for each of `cases` in `dtype`.
+  static void expect_cases_match_cpu(const std::vector<Sizes>& cases, DType dtype, uint64_t seed) {
+    for (const Sizes& sizes : cases) {
+      SCOPED_TRACE(::testing::Message()
+                   << dtype << " b " << sizes.batch << " s_q " << sizes.query_length << " s_k "
+                   << sizes.key_length << " heads " << sizes.heads << " d " << sizes.head_size);
+      const Shape query_shape{sizes.batch, sizes.query_length, sizes.heads, sizes.head_size};
+      const Shape key_shape{sizes.batch, sizes.key_length, sizes.heads, sizes.head_size};
+      const Tensor q = random_input(query_shape, seed, dtype);
+      const Tensor k = random_input(key_shape, seed + 1, dtype);
+      const Tensor v = random_input(key_shape, seed + 2, dtype);
+      const Tensor bias = random_input(Shape{sizes.batch, sizes.key_length}, seed + 3, dtype);
+      seed += 4;
+      const TensorFunction f = attention_with_scale(
+          static_cast<float>(1.0 / std::sqrt(static_cast<double>(sizes.head_size))));
+      {
+        SCOPED_TRACE("no bias");
+        expect_matches_cpu(f, {q, k, v}, tolerance_for(dtype));
+      }
+      {
+        SCOPED_TRACE("random bias");
+        expect_matches_cpu(f, {q, k, v, bias}, tolerance_for(dtype));
+      }
+      {
+        SCOPED_TRACE("masking bias");
+        expect_matches_cpu(f, {q, k, v, masking_bias(sizes, dtype)}, tolerance_for(dtype));
+      }
+    }
+  }
+};
+
+TEST_F(AttentionKernelsTest, MatchesCpuOnOddSizes) {
+  const std::vector<Sizes> cases = {{2, 5, 7, 3, 12}, {1, 1, 1, 1, 1}, {3, 4, 1, 2, 5},
+                                    {2, 1, 6, 3, 12}, {2, 33, 70, 4, 12}};
+  uint64_t seed = 100;
+  for (const DType dtype : kFloatTypes) {
+    expect_cases_match_cpu(cases, dtype, seed);
+    seed += 100;
+  }
+}
+
+TEST_F(AttentionKernelsTest, MatchesCpuOnFlashAttentionHeadSizes) {
+  // The head sizes and dtypes a fused flash attention (cuDNN's) would take, and f32.
+  const std::vector<Sizes> cases = {{2, 37, 53, 3, 64}, {1, 1, 1, 1, 64}, {2, 128, 128, 2, 128},
+                                    {3, 16, 9, 1, 8}};
+  uint64_t seed = 500;
+  for (const DType dtype : {DType::kBF16, DType::kF16, DType::kF32}) {
+    expect_cases_match_cpu(cases, dtype, seed);
+    seed += 100;
+  }
+}
+
+TEST_F(AttentionKernelsTest, RowsWithEveryKeyMaskedGiveZeros) {
+  for (const DType dtype : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (const int64_t head_size : {int64_t{12}, int64_t{64}}) {
+      SCOPED_TRACE(::testing::Message() << dtype << " d " << head_size);
+      const Sizes sizes{2, 6, 5, 2, head_size};
+      const Shape query_shape{sizes.batch, sizes.query_length, sizes.heads, sizes.head_size};
+      const Shape key_shape{sizes.batch, sizes.key_length, sizes.heads, sizes.head_size};
+      // Batch 0: every key masked; batch 1: none.
+      std::vector<float> bias_values(10, 0.0f);
+      for (size_t c = 0; c < 5; ++c) bias_values[c] = -kInf;
+      const Tensor bias = Tensor::from_vector(bias_values, Shape{2, 5}).to(dtype);
+      const std::vector<Tensor> inputs = {random_input(query_shape, 900, dtype),
+                                          random_input(key_shape, 901, dtype),
+                                          random_input(key_shape, 902, dtype), bias};
+      expect_matches_cpu(attention_with_scale(0.125f), inputs, tolerance_for(dtype));
+      const testing::Outcome outcome = testing::run_on(gpu(), attention_with_scale(0.125f), inputs);
+      const std::vector<float> out =
+          outcome.output.to(Device::cpu()).to(DType::kF32).to_vector<float>();
+      for (size_t i = 0; i < out.size() / 2; ++i) ASSERT_EQ(out[i], 0.0f) << "element " << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hive
