@@ -20,6 +20,7 @@ class CudaBackend final : public Backend {
   std::shared_ptr<std::byte> allocate(size_t bytes, Device device) override;
   void copy(const Tensor& src, const Tensor& dst) override;
   void cast(const Tensor& src, const Tensor& dst) override;
+  void cast_many(std::span<const Tensor> sources, std::span<const Tensor> outputs) override;
   void fill(const Tensor& out, double value) override;
   void arange(const Tensor& out) override;
   void fill_uniform(const Tensor& out, RandomStream stream, double low, double high) override;

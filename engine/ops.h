@@ -4,6 +4,7 @@
 #include "engine/autograd/grad_mode.h"
 #include "engine/core/tensor.h"
 #include "engine/ops/attention.h"
+#include "engine/ops/cast.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/grouped_matmul.h"

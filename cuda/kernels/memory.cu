@@ -5,11 +5,16 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <span>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "cuda/cuda_backend.h"
 #include "cuda/kernels/element_access.cuh"
 #include "cuda/kernels/launch.cuh"
+#include "cuda/kernels/multi_tensor.cuh"
 #include "cuda/runtime/device_guard.h"
 #include "engine/core/counter_random.h"
 #include "engine/core/dtype_dispatch.h"
@@ -128,6 +133,41 @@ void launch_cast(const Tensor& src, const Tensor& dst) {
   HIVE_CUDA_CHECK_LAUNCH();
 }
 
+// A multi-tensor cast: all of the launch's tensors go from Src to Dst.
+struct CastLaunch {
+  ChunkTable table;
+  const void* from[kTensorsPerLaunch];
+  void* to[kTensorsPerLaunch];
+};
+
+template <typename Dst, typename Src>
+__global__ void cast_many_kernel(const __grid_constant__ CastLaunch launch) {
+  const ChunkRange range = block_chunk(launch.table);
+  const Src* from = static_cast<const Src*>(launch.from[range.tensor]);
+  Dst* to = static_cast<Dst*>(launch.to[range.tensor]);
+  for (int64_t i = range.begin + threadIdx.x; i < range.end; i += blockDim.x) to[i] = convert<Dst>(from[i]);
+}
+
+// Casts every pair (all Src to Dst, on the current device) in launches of up to
+// kTensorsPerLaunch tensors.
+template <typename Dst, typename Src>
+void launch_cast_many(std::span<const Tensor> sources, std::span<const Tensor> outputs,
+                      std::span<const size_t> pairs, cudaStream_t stream) {
+  CastLaunch launch{};
+  const auto flush = [&] {
+    cast_many_kernel<Dst, Src><<<static_cast<unsigned int>(launch.table.chunks), kThreadsPerBlock, 0, stream>>>(launch);
+    HIVE_CUDA_CHECK_LAUNCH();
+    launch = CastLaunch{};
+  };
+  for (const size_t pair : pairs) {
+    const int slot = add_tensor(launch.table, sources[pair].numel());
+    launch.from[slot] = device_data<const Src>(sources[pair]);
+    launch.to[slot] = device_data<Dst>(outputs[pair]);
+    if (launch.table.count == kTensorsPerLaunch) flush();
+  }
+  if (launch.table.count > 0) flush();
+}
+
 template <typename T>
 void launch_fill(const Tensor& out, double value) {
   const int64_t count = out.numel();
@@ -173,6 +213,37 @@ void CudaBackend::cast(const Tensor& src, const Tensor& dst) {
   dispatch_all(src.dtype(), [&]<typename Src>() {
     dispatch_all(dst.dtype(), [&]<typename Dst>() { launch_cast<Dst, Src>(src, dst); });
   });
+}
+
+void CudaBackend::cast_many(std::span<const Tensor> sources, std::span<const Tensor> outputs) {
+  HIVE_CHECK(sources.size() == outputs.size(), "cast_many: ", sources.size(), " sources for ",
+             outputs.size(), " outputs");
+  if (sources.empty()) return;
+  const Device device = outputs.front().device();
+  DeviceGuard guard(device.index);
+  // Pairs by (source dtype, output dtype): each such group is one multi-tensor kernel. Pairs
+  // with an integer side (rare: mixed precision casts floats) are cast one by one.
+  std::map<std::pair<DType, DType>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    HIVE_CHECK(sources[i].numel() == outputs[i].numel() && sources[i].device() == device &&
+                   outputs[i].device() == device,
+               "cast_many: pair ", i, " casts ", sources[i].numel(), " elements on ", sources[i].device(),
+               " into ", outputs[i].numel(), " on ", outputs[i].device(), " (expected all on ", device, ")");
+    if (sources[i].numel() == 0) continue;
+    if (is_floating(sources[i].dtype()) && is_floating(outputs[i].dtype())) {
+      groups[{sources[i].dtype(), outputs[i].dtype()}].push_back(i);
+    } else {
+      cast(sources[i], outputs[i]);
+    }
+  }
+  const cudaStream_t stream = current_stream(device.index);
+  for (const auto& [dtypes, pairs] : groups) {
+    dispatch_floating(dtypes.first, [&]<typename Src>() {
+      dispatch_floating(dtypes.second, [&]<typename Dst>() {
+        launch_cast_many<Dst, Src>(sources, outputs, pairs, stream);
+      });
+    });
+  }
 }
 
 void CudaBackend::fill(const Tensor& out, double value) {

@@ -155,6 +155,12 @@ class Backend {
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;
   // Same device and element count, any two dtypes (floats round to nearest even).
   virtual void cast(const Tensor& src, const Tensor& dst) = 0;
+  // cast() for each pair (sources[i] into outputs[i]). One by one here; a device backend casts
+  // the whole list in a few launches, since mixed precision casts every parameter of a layer to
+  // the compute dtype on each forward.
+  virtual void cast_many(std::span<const Tensor> sources, std::span<const Tensor> outputs) {
+    for (size_t i = 0; i < sources.size(); ++i) cast(sources[i], outputs[i]);
+  }
   virtual void fill(const Tensor& out, double value) = 0;
   virtual void arange(const Tensor& out) = 0;
   // Counter-based draws (engine/core/counter_random.h): element i uses counter offset + i.

@@ -19,21 +19,30 @@ Tensor forward_grouped(std::span<const FeedForwardExpert* const> experts, const 
                        std::span<const int64_t> group_rows) {
   HIVE_REQUIRE(!experts.empty() && experts.size() == group_rows.size(), "forward_grouped: ",
                experts.size(), " experts for ", group_rows.size(), " row groups");
-  std::vector<Tensor> up_weights, up_biases, down_weights, down_biases, norm_weights, norm_biases;
-  std::vector<int64_t> row_groups;
   const float eps = experts[0]->norm().eps();
+  // Every expert's six parameters, cast to the compute dtype together.
+  constexpr size_t kParameters = 6;
+  std::vector<Tensor> parameters;
+  std::vector<int64_t> row_groups;
   for (size_t g = 0; g < experts.size(); ++g) {
     const FeedForwardExpert& expert = *experts[g];
     HIVE_REQUIRE(expert.norm().eps() == eps, "forward_grouped: expert ", g,
                  " normalizes with eps ", expert.norm().eps(), ", expert 0 with ", eps);
-    up_weights.push_back(in_compute_dtype(expert.up().weight(), x));
-    up_biases.push_back(in_compute_dtype(expert.up().bias(), x));
-    down_weights.push_back(in_compute_dtype(expert.down().weight(), x));
-    down_biases.push_back(in_compute_dtype(expert.down().bias(), x));
     const int64_t hidden = expert.norm().weight().numel();
-    norm_weights.push_back(in_compute_dtype(expert.norm().weight(), x).reshape(Shape{1, hidden}));
-    norm_biases.push_back(in_compute_dtype(expert.norm().bias(), x).reshape(Shape{1, hidden}));
+    parameters.insert(parameters.end(), {expert.up().weight(), expert.up().bias(), expert.down().weight(),
+                                         expert.down().bias(), expert.norm().weight().reshape(Shape{1, hidden}),
+                                         expert.norm().bias().reshape(Shape{1, hidden})});
     row_groups.insert(row_groups.end(), static_cast<size_t>(group_rows[g]), static_cast<int64_t>(g));
+  }
+  parameters = in_compute_dtype(parameters, x);
+  std::vector<Tensor> up_weights, up_biases, down_weights, down_biases, norm_weights, norm_biases;
+  for (size_t at = 0; at < parameters.size(); at += kParameters) {
+    up_weights.push_back(parameters[at]);
+    up_biases.push_back(parameters[at + 1]);
+    down_weights.push_back(parameters[at + 2]);
+    down_biases.push_back(parameters[at + 3]);
+    norm_weights.push_back(parameters[at + 4]);
+    norm_biases.push_back(parameters[at + 5]);
   }
   const Tensor hidden = gelu(grouped_linear(x, group_rows, up_weights, up_biases));
   const Tensor residual = add(x, grouped_linear(hidden, group_rows, down_weights, down_biases));

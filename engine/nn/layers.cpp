@@ -14,6 +14,11 @@ Tensor in_compute_dtype(const Tensor& parameter, const Tensor& input) {
   return parameter.to(input.dtype());
 }
 
+std::vector<Tensor> in_compute_dtype(std::span<const Tensor> parameters, const Tensor& input) {
+  if (!is_floating(input.dtype())) return {parameters.begin(), parameters.end()};
+  return to_dtype(parameters, input.dtype());
+}
+
 Linear::Linear(int64_t in_features, int64_t out_features, Generator& generator, Bias bias) {
   HIVE_REQUIRE(in_features > 0 && out_features > 0, "Linear: features must be positive, got in=",
                in_features, " out=", out_features);

@@ -17,6 +17,8 @@ enum class Bias : uint8_t { kNo, kYes };
 // to its dtype, so the math runs in bf16 and the gradients come back to the parameters in f32.
 // Returns the parameter itself when the dtypes agree or it is undefined.
 Tensor in_compute_dtype(const Tensor& parameter, const Tensor& input);
+// The same for many parameters, cast together (one or a few launches on a device, not one each).
+std::vector<Tensor> in_compute_dtype(std::span<const Tensor> parameters, const Tensor& input);
 
 // y = x W^T + b with W [out, in] (PyTorch's layout and initialization: W and b uniform in
 // +-1/sqrt(in)).

@@ -1,5 +1,5 @@
 // The CUDA elementwise kernels against the CPU backend: activations and their derivatives,
-// broadcasting binary ops and sum_to, affine maps, casts, fills, seeded random draws, dropout
+// broadcasting binary ops and sum_to, affine maps, casts (one and many at once), fills, seeded random draws, dropout
 // masks and the sum of squares behind gradient clipping.
 #include <gtest/gtest.h>
 
@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/core/backend.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/elementwise.h"
 #include "engine/optim/clip_grad.h"
@@ -212,6 +213,33 @@ TEST_F(ElementwiseKernelsTest, CastsBetweenEveryDtypePairMatchCpuExactly) {
       ASSERT_EQ(actual.device(), gpu());
       expect_same_values(actual, source.to(to));
     }
+  }
+}
+
+TEST_F(ElementwiseKernelsTest, CastOfManyTensorsMatchesCpuExactlyAcrossLaunches) {
+  // 150 tensors: more than one multi-tensor launch (64 per launch) for each dtype pair, sizes
+  // from empty to several chunks, and pairs of three dtype combinations plus an integer one
+  // (cast alone) mixed in one call.
+  std::vector<Tensor> sources, expected;
+  for (int64_t t = 0; t < 150; ++t) {
+    const int64_t numel = t % 7 == 0 ? 0 : (t * 977) % 20000 + 1;
+    const DType from = t % 3 == 0 ? DType::kBF16 : DType::kF32;
+    const DType to = t % 3 == 0 ? DType::kF32 : (t % 3 == 1 ? DType::kBF16 : DType::kF16);
+    const Tensor source = random_input(Shape{numel}, static_cast<uint64_t>(600 + t), from, 50.0f);
+    sources.push_back(source.to(gpu()));
+    expected.push_back(source.to(to));
+  }
+  const Tensor integers = Tensor::from_vector(std::vector<int64_t>{-3, 0, 7}, Shape{3});
+  sources.push_back(integers.to(gpu()));
+  expected.push_back(integers.to(DType::kF32));
+  std::vector<Tensor> outputs;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    outputs.push_back(Tensor::empty(expected[i].shape(), expected[i].dtype(), gpu()));  // poisoned
+  }
+  backend_for(gpu()).cast_many(sources, outputs);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    SCOPED_TRACE(::testing::Message() << "tensor " << i);
+    expect_same_values(outputs[i], expected[i]);
   }
 }
 
