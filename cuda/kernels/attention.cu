@@ -1,6 +1,9 @@
-// Scaled dot-product attention, forward and backward, for every dtype and shape: the scores of
-// all heads are materialized at once in stream-ordered scratch (not yet cuDNN's fused flash
-// attention, which would keep them on chip for bf16/f16 with d a multiple of 8 up to 128):
+// Scaled dot-product attention, forward and backward. The forward runs cuDNN's fused flash
+// attention where it applies (bf16/f16, d a multiple of 8 up to 128: cudnn_attention.h), which
+// keeps the scores on chip; everything else, and every backward, runs the general path below,
+// for every dtype and shape: the scores of all heads are materialized at once in stream-ordered
+// scratch. The backward recomputes P from the forward's logsumexp, which both paths write the
+// same way (natural-log max + log(sum exp), -inf for a row whose keys are all masked):
 //
 //   forward:  S = scale Q K^T (f32)  ->  softmax kernel: P (in the dtype), logsumexp
 //             ->  out = P V
@@ -27,6 +30,7 @@
 
 #include "cuda/cuda_backend.h"
 #include "cuda/kernels/blas_types.h"
+#include "cuda/kernels/cudnn_attention.h"
 #include "cuda/kernels/block_reduce.cuh"
 #include "cuda/kernels/element_access.cuh"
 #include "cuda/kernels/launch.cuh"
@@ -34,26 +38,11 @@
 #include "cuda/runtime/device_guard.h"
 #include "cuda/runtime/device_memory.h"
 #include "cuda/runtime/stream_slots.h"
+#include "engine/core/attention_shape.h"
 #include "engine/core/dtype_dispatch.h"
 
 namespace hive::cuda {
 namespace {
-
-// The sizes of one call, read off q [b, s_q, heads, d] and k [b, s_k, heads, d].
-struct AttentionShape {
-  int64_t batch;
-  int64_t query_length;
-  int64_t key_length;
-  int64_t heads;
-  int64_t head_size;
-
-  AttentionShape(const Tensor& q, const Tensor& k)
-      : batch(q.size(0)), query_length(q.size(1)), key_length(k.size(1)), heads(q.size(2)),
-        head_size(q.size(3)) {}
-  int64_t pairs() const { return batch * heads; }
-  int64_t score_rows() const { return pairs() * query_length; }
-  int64_t scores() const { return score_rows() * key_length; }
-};
 
 // One operand of a per-(batch, head) product: where (batch 0, head 0) starts, its row-major
 // leading dimension, and how far the next head's and the next batch index's matrices are.
@@ -224,7 +213,7 @@ std::shared_ptr<std::byte> scratch(int64_t elements, size_t element_bytes, int d
 
 template <typename T>
 void general_attention(const AttentionArgs& args) {
-  const AttentionShape shape(args.q, args.k);
+  const AttentionShape shape = AttentionShape::of(args.q, args.k);
   const int device = args.q.device().index;
   StreamSlot& slot = current_slot(device);
   const cudaStream_t stream = slot.stream;
@@ -261,7 +250,7 @@ void general_attention(const AttentionArgs& args) {
 
 template <typename T>
 void general_attention_backward(const AttentionBackwardArgs& args) {
-  const AttentionShape shape(args.q, args.k);
+  const AttentionShape shape = AttentionShape::of(args.q, args.k);
   const int device = args.q.device().index;
   StreamSlot& slot = current_slot(device);
   const cudaStream_t stream = slot.stream;
@@ -315,11 +304,51 @@ void general_attention_backward(const AttentionBackwardArgs& args) {
                    args.scale, probability_matrices, bshd(args.q), bshd(args.grad_k));
 }
 
+// After the fused forward with a key bias: a row whose keys are all masked (-inf) has no
+// softmax, and what cuDNN leaves there (+-inf or NaN logsumexp, NaN out) is not the contract.
+// Such rows get out = 0 and logsumexp = -inf, as the general path writes them; every other row
+// has a finite logsumexp and is left alone. One thread per (row, element of d).
+template <typename T>
+__global__ void clear_masked_rows_kernel(float* logsumexp, int64_t count, int64_t query_length,
+                                         int64_t heads, int64_t head_size, T* out) {
+  for (int64_t i = global_thread_index(); i < count; i += grid_thread_count()) {
+    // i = row * d + j with row = (batch * heads + head) * s_q + position.
+    const int64_t row = i / head_size;
+    const float lse = logsumexp[row];
+    if (isfinite(lse)) continue;
+    const int64_t position = row % query_length;
+    const int64_t pair = row / query_length;
+    const int64_t start =
+        (((pair / heads) * query_length + position) * heads + pair % heads) * head_size;
+    out[start + i % head_size] = store<T>(0.0f);
+    if (i % head_size == 0) logsumexp[row] = negative_infinity();
+  }
+}
+
+// cuDNN's fused forward when it takes the call (see cudnn_attention.h), with masked rows put
+// right; false when it declines and the general path must run.
+template <typename T>
+bool fused_attention(const AttentionArgs& args) {
+  if (!run_fused_attention(args)) return false;
+  if (!args.key_bias.defined()) return true;  // no bias, no masked rows
+  const AttentionShape shape = AttentionShape::of(args.q, args.k);
+  const int64_t count = shape.score_rows() * shape.head_size;
+  const cudaStream_t stream = current_stream(args.q.device().index);
+  clear_masked_rows_kernel<T><<<grid_stride_blocks(count), kThreadsPerBlock, 0, stream>>>(
+      device_data<float>(args.logsumexp), count, shape.query_length, shape.heads,
+      shape.head_size, device_data<T>(args.out));
+  HIVE_CUDA_CHECK_LAUNCH();
+  return true;
+}
+
 }  // namespace
 
+// The one place that chooses a path: fused where cuDNN takes the call, general otherwise.
 void CudaBackend::attention(const AttentionArgs& args) {
   DeviceGuard guard(args.q.device().index);
-  dispatch_floating(args.q.dtype(), [&]<typename T>() { general_attention<T>(args); });
+  dispatch_floating(args.q.dtype(), [&]<typename T>() {
+    if (!fused_attention<T>(args)) general_attention<T>(args);
+  });
 }
 
 void CudaBackend::attention_backward(const AttentionBackwardArgs& args) {

@@ -15,6 +15,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/core/attention_shape.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dispatch.h"
 #include "engine/cpu/fast_math.h"
@@ -24,25 +25,6 @@ namespace hive {
 namespace {
 
 constexpr float kNegativeInfinity = -std::numeric_limits<float>::infinity();
-
-// The sizes of one attention call, read off q [b, s_q, heads, d] and k [b, s_k, heads, d].
-struct AttentionShape {
-  int64_t batch;
-  int64_t query_length;
-  int64_t key_length;
-  int64_t heads;
-  int64_t head_size;
-
-  explicit AttentionShape(const Tensor& q, const Tensor& k)
-      : batch(q.size(0)), query_length(q.size(1)), key_length(k.size(1)), heads(q.size(2)),
-        head_size(q.size(3)) {}
-  // Elements between consecutive rows of one head's matrix.
-  int64_t row_stride() const { return heads * head_size; }
-  // Where head `head` of batch `index` starts in a [b, length, heads, d] tensor.
-  int64_t head_offset(int64_t index, int64_t head, int64_t length) const {
-    return (index * length * heads + head) * head_size;
-  }
-};
 
 // A tensor's elements as f32: the tensor's own memory when it is f32, else a widened copy.
 class FloatView {
@@ -175,7 +157,7 @@ void apply_thread_budget() {
 }  // namespace
 
 void CpuBackend::attention(const AttentionArgs& args) {
-  const AttentionShape shape(args.q, args.k);
+  const AttentionShape shape = AttentionShape::of(args.q, args.k);
   const int64_t s_q = shape.query_length;
   const int64_t s_k = shape.key_length;
   const int64_t ld = shape.row_stride();
@@ -186,7 +168,7 @@ void CpuBackend::attention(const AttentionArgs& args) {
   const FloatResult out(args.out);
   float* lse = args.logsumexp.data<float>();
   apply_thread_budget();
-  cpu::parallel_for(shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
+  cpu::parallel_for(shape.pairs(), 1, [&](int64_t begin, int64_t end) {
     std::vector<float> probabilities(static_cast<size_t>(s_q * s_k));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t index = task / shape.heads;
@@ -205,7 +187,7 @@ void CpuBackend::attention(const AttentionArgs& args) {
 }
 
 void CpuBackend::attention_backward(const AttentionBackwardArgs& args) {
-  const AttentionShape shape(args.q, args.k);
+  const AttentionShape shape = AttentionShape::of(args.q, args.k);
   const int64_t s_q = shape.query_length;
   const int64_t s_k = shape.key_length;
   const int64_t d = shape.head_size;
@@ -221,7 +203,7 @@ void CpuBackend::attention_backward(const AttentionBackwardArgs& args) {
   const FloatResult grad_v(args.grad_v);
   const float* lse = args.logsumexp.data<float>();
   apply_thread_budget();
-  cpu::parallel_for(shape.batch * shape.heads, 1, [&](int64_t begin, int64_t end) {
+  cpu::parallel_for(shape.pairs(), 1, [&](int64_t begin, int64_t end) {
     std::vector<float> probabilities(static_cast<size_t>(s_q * s_k));
     std::vector<float> grad_scores(static_cast<size_t>(s_q * s_k));
     for (int64_t task = begin; task < end; ++task) {

@@ -1,7 +1,8 @@
 // Scaled dot-product attention on the GPU against the CPU backend, forward and the gradients of
 // queries, keys and values: f32, bf16 and f16, odd sizes (d = 12 and d = 1, which a fused flash
 // attention would reject, and the head sizes it would take: 8, 64, 128), masked keys and rows
-// whose keys are all masked.
+// whose keys are all masked. The bf16/f16 cases with d a multiple of 8 up to 128 run cuDNN's
+// fused forward where hive was built with cuDNN; a test checks that it really did.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,8 @@
 #include <limits>
 #include <vector>
 
+#include "cuda/kernels/cudnn_attention.h"
+#include "engine/core/attention_shape.h"
 #include "engine/ops/attention.h"
 #include "tests/cuda/cuda_test_util.h"
 #include "tests/engine/test_util.h"
@@ -23,13 +26,7 @@ using testing::TensorFunction;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-struct Sizes {
-  int64_t batch;
-  int64_t query_length;
-  int64_t key_length;
-  int64_t heads;
-  int64_t head_size;
-};
+using Sizes = AttentionShape;
 
 // attention(q, k, v, bias) with the bias as the fourth input when there is one (it gets no
 // gradient on either device).
@@ -104,6 +101,49 @@ TEST_F(AttentionKernelsTest, MatchesCpuOnFlashAttentionHeadSizes) {
     expect_cases_match_cpu(cases, dtype, seed);
     seed += 100;
   }
+}
+
+TEST_F(AttentionKernelsTest, FusedPathMatchesCpuAndRuns) {
+  // Shapes cuDNN's fused forward takes (bf16/f16, d 64 and 128, s_q != s_k, b and heads > 1),
+  // with no bias, a random one and a masking one; forward and all three gradients (the backward
+  // runs the general path on the fused forward's logsumexp).
+  if (!cuda::fused_attention_device(gpu().index)) {
+    GTEST_SKIP() << "hive built without cuDNN, or the device is older than sm80";
+  }
+  const std::vector<Sizes> cases = {{2, 37, 53, 3, 64}, {2, 64, 40, 2, 128}, {3, 1, 17, 2, 64}};
+  uint64_t seed = 1300;
+  for (const DType dtype : {DType::kBF16, DType::kF16}) {
+    const uint64_t before = cuda::fused_attention_runs();
+    expect_cases_match_cpu(cases, dtype, seed);
+    seed += 100;
+    // Three forwards per case (no bias, random bias, masking bias), all fused.
+    EXPECT_EQ(cuda::fused_attention_runs() - before, 3 * cases.size())
+        << dtype << ": cuDNN declined a shape it should take (see stderr for why)";
+  }
+}
+
+TEST_F(AttentionKernelsTest, FusedPathRunsForBf16HeadSize64) {
+  if (!cuda::fused_attention_device(gpu().index)) {
+    GTEST_SKIP() << "hive built without cuDNN, or the device is older than sm80";
+  }
+  const Tensor q = random_input(Shape{2, 16, 4, 64}, 1400, DType::kBF16).to(gpu());
+  const Tensor k = random_input(Shape{2, 24, 4, 64}, 1401, DType::kBF16).to(gpu());
+  const Tensor v = random_input(Shape{2, 24, 4, 64}, 1402, DType::kBF16).to(gpu());
+  const uint64_t before = cuda::fused_attention_runs();
+  const Tensor out = scaled_dot_product_attention(q, k, v, Tensor(), 0.125f);
+  synchronize(gpu());
+  EXPECT_EQ(cuda::fused_attention_runs(), before + 1);
+  EXPECT_EQ(out.shape(), q.shape());
+}
+
+TEST_F(AttentionKernelsTest, ShapesTheFusedPathRejectsMatchCpu) {
+  // d = 12 (not a multiple of 8), d = 136 (over 128) and f32 run the general path, which must
+  // still match the CPU; the fused path's counter must not move.
+  const uint64_t before = cuda::fused_attention_runs();
+  expect_cases_match_cpu({{2, 9, 13, 3, 12}, {1, 5, 7, 2, 136}}, DType::kBF16, 1500);
+  expect_cases_match_cpu({{2, 9, 13, 3, 12}}, DType::kF16, 1600);
+  expect_cases_match_cpu({{2, 37, 53, 3, 64}}, DType::kF32, 1700);
+  EXPECT_EQ(cuda::fused_attention_runs(), before);
 }
 
 TEST_F(AttentionKernelsTest, RowsWithEveryKeyMaskedGiveZeros) {

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/core/attention_shape.h"
 #include "engine/ops.h"
 #include "test_util.h"
 
@@ -15,13 +16,7 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-struct Sizes {
-  int64_t batch;
-  int64_t query_length;
-  int64_t key_length;
-  int64_t heads;
-  int64_t head_size;
-};
+using Sizes = AttentionShape;
 
 Shape query_shape(const Sizes& sizes) {
   return Shape{sizes.batch, sizes.query_length, sizes.heads, sizes.head_size};

@@ -1,0 +1,52 @@
+// cuDNN's fused flash attention, the forward with stats (logsumexp) for training, behind the
+// engine's AttentionArgs. CudaBackend::attention (attention.cu) tries it first and runs the
+// general path (cuBLAS products + hand kernels) when it declines.
+//
+// It applies when all of these hold (cuDNN 9's fused SDPA limits for f16/bf16 on sm80+, the
+// stricter of its forward and backward head-size limits so one shape never switches path
+// between the two, plus what this graph assumes):
+//   - q, k, v (and key_bias) are bf16 or f16, all the same dtype;
+//   - the head size d is a multiple of 8 with 8 <= d <= 128;
+//   - b, s_q, s_k and heads are all > 0;
+//   - q, k, v, out, key_bias and logsumexp start 16-byte aligned (the alignment the graph
+//     declares);
+//   - the device is sm80 or newer;
+// and cuDNN finds and finalizes a plan for the shape on this device.
+// A shape it has no plan for is logged to stderr once and runs the general path from then on.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/core/backend.h"
+
+namespace hive::cuda {
+
+#if defined(HIVE_HAVE_CUDNN)
+
+// Whether `device` is one cuDNN's fused attention runs on (sm80 or newer).
+bool fused_attention_device(int device);
+
+// The static conditions above (dtypes, head size, sizes, alignment, the device); says nothing
+// of whether cuDNN has a plan for the shape.
+bool fused_attention_applies(const AttentionArgs& args);
+
+// Runs the forward (out and logsumexp, with logsumexp = max + log(sum exp), natural log, as the
+// general path saves it) with cuDNN. Returns false, having written nothing, when the fused path
+// does not apply or cuDNN has no plan for the shape. Throws hive::Error when a plan cuDNN
+// finalized fails to run.
+bool run_fused_attention(const AttentionArgs& args);
+
+// Forward calls the fused path has run in this process: lets a test on a GPU check that it
+// really ran, since the general path gives the same answers.
+uint64_t fused_attention_runs();
+
+#else  // built without cuDNN: attention always runs the general path.
+
+inline bool fused_attention_device(int) { return false; }
+inline bool fused_attention_applies(const AttentionArgs&) { return false; }
+inline bool run_fused_attention(const AttentionArgs&) { return false; }
+inline uint64_t fused_attention_runs() { return 0; }
+
+#endif
+
+}  // namespace hive::cuda
