@@ -155,7 +155,8 @@ void launch_cast_many(std::span<const Tensor> sources, std::span<const Tensor> o
                       std::span<const size_t> pairs, cudaStream_t stream) {
   CastLaunch launch{};
   const auto flush = [&] {
-    cast_many_kernel<Dst, Src><<<static_cast<unsigned int>(launch.table.chunks), kThreadsPerBlock, 0, stream>>>(launch);
+    const auto blocks = static_cast<unsigned int>(launch.table.chunks);
+    cast_many_kernel<Dst, Src><<<blocks, kThreadsPerBlock, 0, stream>>>(launch);
     HIVE_CUDA_CHECK_LAUNCH();
     launch = CastLaunch{};
   };
@@ -227,8 +228,9 @@ void CudaBackend::cast_many(std::span<const Tensor> sources, std::span<const Ten
   for (size_t i = 0; i < sources.size(); ++i) {
     HIVE_CHECK(sources[i].numel() == outputs[i].numel() && sources[i].device() == device &&
                    outputs[i].device() == device,
-               "cast_many: pair ", i, " casts ", sources[i].numel(), " elements on ", sources[i].device(),
-               " into ", outputs[i].numel(), " on ", outputs[i].device(), " (expected all on ", device, ")");
+               "cast_many: pair ", i, " casts ", sources[i].numel(), " elements on ",
+               sources[i].device(), " into ", outputs[i].numel(), " on ", outputs[i].device(),
+               " (expected all on ", device, ")");
     if (sources[i].numel() == 0) continue;
     if (is_floating(sources[i].dtype()) && is_floating(outputs[i].dtype())) {
       groups[{sources[i].dtype(), outputs[i].dtype()}].push_back(i);

@@ -29,10 +29,12 @@ Tensor forward_grouped(std::span<const FeedForwardExpert* const> experts, const 
     HIVE_REQUIRE(expert.norm().eps() == eps, "forward_grouped: expert ", g,
                  " normalizes with eps ", expert.norm().eps(), ", expert 0 with ", eps);
     const int64_t hidden = expert.norm().weight().numel();
-    parameters.insert(parameters.end(), {expert.up().weight(), expert.up().bias(), expert.down().weight(),
-                                         expert.down().bias(), expert.norm().weight().reshape(Shape{1, hidden}),
-                                         expert.norm().bias().reshape(Shape{1, hidden})});
-    row_groups.insert(row_groups.end(), static_cast<size_t>(group_rows[g]), static_cast<int64_t>(g));
+    parameters.insert(parameters.end(),
+                      {expert.up().weight(), expert.up().bias(), expert.down().weight(),
+                       expert.down().bias(), expert.norm().weight().reshape(Shape{1, hidden}),
+                       expert.norm().bias().reshape(Shape{1, hidden})});
+    row_groups.insert(row_groups.end(), static_cast<size_t>(group_rows[g]),
+                      static_cast<int64_t>(g));
   }
   parameters = in_compute_dtype(parameters, x);
   std::vector<Tensor> up_weights, up_biases, down_weights, down_biases, norm_weights, norm_biases;

@@ -9,10 +9,13 @@ namespace hive {
 namespace {
 
 // Casts sources[i] to dtypes[i] with one backend call; all on `device`.
-std::vector<Tensor> cast_all(std::span<const Tensor> sources, std::span<const DType> dtypes, Device device) {
+std::vector<Tensor> cast_all(std::span<const Tensor> sources, std::span<const DType> dtypes,
+                             Device device) {
   std::vector<Tensor> outputs;
   outputs.reserve(sources.size());
-  for (size_t i = 0; i < sources.size(); ++i) outputs.push_back(Tensor::empty(sources[i].shape(), dtypes[i], device));
+  for (size_t i = 0; i < sources.size(); ++i) {
+    outputs.push_back(Tensor::empty(sources[i].shape(), dtypes[i], device));
+  }
   backend_for(device).cast_many(sources, outputs);
   return outputs;
 }
@@ -26,8 +29,9 @@ std::vector<Tensor> to_dtype(std::span<const Tensor> tensors, DType dtype) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& tensor = tensors[i];
     if (!tensor.defined() || tensor.dtype() == dtype) continue;
-    HIVE_REQUIRE(sources.empty() || tensor.device() == sources.front().device(), "to_dtype: tensor ", i,
-                 " is on ", tensor.device(), ", tensor ", positions.front(), " on ", sources.front().device());
+    HIVE_REQUIRE(sources.empty() || tensor.device() == sources.front().device(),
+                 "to_dtype: tensor ", i, " is on ", tensor.device(), ", tensor ", positions.front(),
+                 " on ", sources.front().device());
     positions.push_back(i);
     sources.push_back(tensor);
   }
@@ -46,7 +50,8 @@ std::vector<Tensor> to_dtype(std::span<const Tensor> tensors, DType dtype) {
   }
   if (floating && should_record(sources)) {
     record_op("to_dtype", sources, outputs,
-              [source_dtypes = std::move(source_dtypes), device](const GradContext& context) -> std::vector<Tensor> {
+              [source_dtypes = std::move(source_dtypes),
+               device](const GradContext& context) -> std::vector<Tensor> {
                 // Outputs that got no gradient give their inputs none.
                 std::vector<size_t> with_grad;
                 std::vector<Tensor> grads;
@@ -59,7 +64,9 @@ std::vector<Tensor> to_dtype(std::span<const Tensor> tensors, DType dtype) {
                 }
                 std::vector<Tensor> input_grads(context.grad_outputs.size());
                 const std::vector<Tensor> cast_back = cast_all(grads, dtypes, device);
-                for (size_t j = 0; j < with_grad.size(); ++j) input_grads[with_grad[j]] = cast_back[j];
+                for (size_t j = 0; j < with_grad.size(); ++j) {
+                  input_grads[with_grad[j]] = cast_back[j];
+                }
                 return input_grads;
               });
   }

@@ -13,13 +13,16 @@ namespace {
 
 std::vector<uint16_t> bits_of(const Tensor& half_precision) {
   std::vector<uint16_t> bits(static_cast<size_t>(half_precision.numel()));
-  if (!bits.empty()) std::memcpy(bits.data(), half_precision.raw_data(), bits.size() * sizeof(uint16_t));
+  if (!bits.empty()) {
+    std::memcpy(bits.data(), half_precision.raw_data(), bits.size() * sizeof(uint16_t));
+  }
   return bits;
 }
 
 TEST(ToDtype, CastsEachTensorExactlyAsTensorToDoes) {
-  const std::vector<Tensor> tensors{testing::random_tensor(Shape{3, 5}, 1), testing::random_tensor(Shape{1}, 2),
-                                    testing::random_tensor(Shape{0, 4}, 3), testing::random_tensor(Shape{7}, 4, 1e4f)};
+  const std::vector<Tensor> tensors{
+      testing::random_tensor(Shape{3, 5}, 1), testing::random_tensor(Shape{1}, 2),
+      testing::random_tensor(Shape{0, 4}, 3), testing::random_tensor(Shape{7}, 4, 1e4f)};
   for (const DType dtype : {DType::kBF16, DType::kF16}) {
     const std::vector<Tensor> cast = to_dtype(tensors, dtype);
     ASSERT_EQ(cast.size(), tensors.size());
