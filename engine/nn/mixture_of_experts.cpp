@@ -87,6 +87,8 @@ Tensor MixtureOfExperts::forward(const Tensor& x) {
   for (int64_t e = 0; e < num_experts(); ++e) {
     if (plan.expert_counts[static_cast<size_t>(e)] > 0) busy.push_back(e);
   }
+  // No rows at all: expert 0 runs on the empty batch, which gives the output its width.
+  if (busy.empty()) busy.push_back(0);
   if (feed_forward_experts_.size() == static_cast<size_t>(num_experts())) {
     std::vector<const FeedForwardExpert*> experts;
     std::vector<int64_t> group_rows;

@@ -377,6 +377,26 @@ TEST(MixtureOfExperts, ExpertsWithoutRowsGetNoGradient) {
   }
 }
 
+TEST(MixtureOfExperts, NoRowsGiveAnEmptyOutputOfTheExpertsWidthAndAnEmptyGradient) {
+  // ffn experts (the grouped path) and plain Linear experts of another output width (the
+  // per-expert path): an empty batch (a trainer's last, or a shard with nothing routed) is no
+  // error.
+  Generator generator(17);
+  nn::MixtureOfExperts linear_experts(
+      nn::MoeConfig{4, {2, 2}, 2},
+      [](int64_t, Generator& g) { return std::make_shared<nn::Linear>(4, 3, g); }, generator);
+  nn::MixtureOfExperts ffn_experts = make_moe(4, {2, 2}, 2, 18);
+  for (auto [moe, width] :
+       {std::pair{&ffn_experts, int64_t{4}}, std::pair{&linear_experts, int64_t{3}}}) {
+    const Tensor x = testing::random_parameter(Shape{0, 4}, 19);
+    const Tensor y = moe->forward(x);
+    EXPECT_EQ(y.shape(), (Shape{0, width}));
+    y.backward(Tensor::zeros(Shape{0, width}));
+    ASSERT_TRUE(x.grad().defined());
+    EXPECT_EQ(x.grad().shape(), (Shape{0, 4}));
+  }
+}
+
 TEST(MixtureOfExperts, RejectsKLargerThanExpertCount) {
   EXPECT_TRUE(testing::throws_error([] { make_moe(4, {2, 2}, 5, 14); }, {"k = 5", "[1, 4]"}));
 }
