@@ -326,7 +326,10 @@ bool fused_attention_applies(const AttentionArgs& args) {
   if (args.k.dtype() != dtype || args.v.dtype() != dtype || args.out.dtype() != dtype) {
     return false;
   }
-  if (args.key_bias.defined() && (args.key_bias.dtype() != dtype || !aligned(args.key_bias))) {
+  // The bias's rows are s_k elements apart: every row must start 16-byte aligned too, as the
+  // other tensors' rows do (heads * d with d a multiple of 8).
+  if (args.key_bias.defined() && (args.key_bias.dtype() != dtype || !aligned(args.key_bias) ||
+                                  args.k.size(1) % 8 != 0)) {
     return false;
   }
   const int64_t d = args.q.size(3);

@@ -9,7 +9,7 @@
 //   - the head size d is a multiple of 8 with 8 <= d <= 128;
 //   - b, s_q, s_k and heads are all > 0;
 //   - q, k, v, out, key_bias and logsumexp start 16-byte aligned (the alignment the graph
-//     declares);
+//     declares), and with a key_bias s_k is a multiple of 8 (so each of its rows is too);
 //   - the device is sm80 or newer;
 // and cuDNN finds and finalizes a plan for the shape on this device.
 // A shape it has no plan for is logged to stderr once and runs the general path from then on.

@@ -104,13 +104,14 @@ TEST_F(AttentionKernelsTest, MatchesCpuOnFlashAttentionHeadSizes) {
 }
 
 TEST_F(AttentionKernelsTest, FusedPathMatchesCpuAndRuns) {
-  // Shapes cuDNN's fused forward takes (bf16/f16, d 64 and 128, s_q != s_k, b and heads > 1),
-  // with no bias, a random one and a masking one; forward and all three gradients (the backward
-  // runs the general path on the fused forward's logsumexp).
+  // Shapes cuDNN's fused forward takes (bf16/f16, d 64 and 128, s_q != s_k, b and heads > 1,
+  // s_k a multiple of 8 for the bias's rows), with no bias, a random one and a masking one;
+  // forward and all three gradients (the backward runs the general path on the fused forward's
+  // logsumexp).
   if (!cuda::fused_attention_device(gpu().index)) {
     GTEST_SKIP() << "hive built without cuDNN, or the device is older than sm80";
   }
-  const std::vector<Sizes> cases = {{2, 37, 53, 3, 64}, {2, 64, 40, 2, 128}, {3, 1, 17, 2, 64}};
+  const std::vector<Sizes> cases = {{2, 37, 56, 3, 64}, {2, 64, 40, 2, 128}, {3, 1, 16, 2, 64}};
   uint64_t seed = 1300;
   for (const DType dtype : {DType::kBF16, DType::kF16}) {
     const uint64_t before = cuda::fused_attention_runs();
@@ -137,13 +138,22 @@ TEST_F(AttentionKernelsTest, FusedPathRunsForBf16HeadSize64) {
 }
 
 TEST_F(AttentionKernelsTest, ShapesTheFusedPathRejectsMatchCpu) {
-  // d = 12 (not a multiple of 8), d = 136 (over 128) and f32 run the general path, which must
-  // still match the CPU; the fused path's counter must not move.
+  // d = 12 (not a multiple of 8), d = 136 (over 128), f32 and a bias over a key count that is
+  // not a multiple of 8 run the general path, which must still match the CPU; the fused path's
+  // counter must not move.
   const uint64_t before = cuda::fused_attention_runs();
   expect_cases_match_cpu({{2, 9, 13, 3, 12}, {1, 5, 7, 2, 136}}, DType::kBF16, 1500);
   expect_cases_match_cpu({{2, 9, 13, 3, 12}}, DType::kF16, 1600);
   expect_cases_match_cpu({{2, 37, 53, 3, 64}}, DType::kF32, 1700);
   EXPECT_EQ(cuda::fused_attention_runs(), before);
+  // bf16 d = 64 would be fused, but a bias over 53 keys has rows that are not 16-byte aligned.
+  const Tensor q = random_input(Shape{2, 7, 2, 64}, 1800, DType::kBF16).to(gpu());
+  const Tensor k = random_input(Shape{2, 53, 2, 64}, 1801, DType::kBF16).to(gpu());
+  const Tensor bias = random_input(Shape{2, 53}, 1802, DType::kBF16).to(gpu());
+  const Tensor out = scaled_dot_product_attention(q, k, k, bias, 0.125f);
+  synchronize(gpu());
+  EXPECT_EQ(cuda::fused_attention_runs(), before);
+  EXPECT_EQ(out.shape(), q.shape());
 }
 
 TEST_F(AttentionKernelsTest, RowsWithEveryKeyMaskedGiveZeros) {
