@@ -1,9 +1,9 @@
-// Scaled dot-product attention, forward and backward. The forward runs cuDNN's fused flash
-// attention where it applies (bf16/f16, d a multiple of 8 up to 128: cudnn_attention.h), which
-// keeps the scores on chip; everything else, and every backward, runs the general path below,
-// for every dtype and shape: the scores of all heads are materialized at once in stream-ordered
-// scratch. The backward recomputes P from the forward's logsumexp, which both paths write the
-// same way (natural-log max + log(sum exp), -inf for a row whose keys are all masked):
+// Scaled dot-product attention, forward and backward. Both run cuDNN's fused flash attention
+// where it applies (bf16/f16, d a multiple of 8 up to 128: cudnn_attention.h), which keeps the
+// scores on chip; everything else runs the general path below, for every dtype and shape: the
+// scores of all heads are materialized at once in stream-ordered scratch. The backward
+// recomputes P from the forward's logsumexp, which both paths write the same way (natural-log
+// max + log(sum exp), -inf for a row whose keys are all masked):
 //
 //   forward:  S = scale Q K^T (f32)  ->  softmax kernel: P (in the dtype), logsumexp
 //             ->  out = P V
@@ -341,6 +341,36 @@ bool fused_attention(const AttentionArgs& args) {
   return true;
 }
 
+// The logsumexp the fused backward is handed when there is a key bias: +inf where the forward
+// wrote -inf (a row whose keys are all masked), every other row as it is. cuDNN computes
+// P = exp(S + bias - logsumexp) as written, so -inf there would give exp(-inf - -inf) = NaN, and
+// dV and dK, sums over every row of the (batch, head), would be NaN throughout. With +inf every
+// P of the row is exp(-inf) = 0, hence dS = P (dP - D) = 0 (D = 0 too, out being 0 there): the
+// row adds nothing to dK and dV and its dQ is 0, as on the general path.
+__global__ void fused_backward_stats_kernel(const float* logsumexp, int64_t count, float* stats) {
+  for (int64_t i = global_thread_index(); i < count; i += grid_thread_count()) {
+    const float lse = logsumexp[i];
+    stats[i] = lse == negative_infinity() ? -negative_infinity() : lse;
+  }
+}
+
+// cuDNN's fused backward when it takes the call (see cudnn_attention.h); false when it declines
+// and the general path must run. Without a key bias no row is fully masked and the forward's
+// logsumexp goes in as it is; with one, a copy made by fused_backward_stats_kernel does (made
+// before cuDNN is asked for a plan, so a shape it declines costs that small kernel each call).
+bool fused_attention_backward(const AttentionBackwardArgs& args) {
+  if (!fused_attention_backward_applies(args)) return false;
+  if (!args.key_bias.defined()) return run_fused_attention_backward(args);
+  AttentionBackwardArgs fused = args;
+  fused.logsumexp = Tensor::empty(args.logsumexp.shape(), DType::kF32, args.logsumexp.device());
+  const int64_t count = args.logsumexp.numel();
+  const cudaStream_t stream = current_stream(args.q.device().index);
+  fused_backward_stats_kernel<<<grid_stride_blocks(count), kThreadsPerBlock, 0, stream>>>(
+      device_data<const float>(args.logsumexp), count, device_data<float>(fused.logsumexp));
+  HIVE_CUDA_CHECK_LAUNCH();
+  return run_fused_attention_backward(fused);
+}
+
 }  // namespace
 
 // The one place that chooses a path: fused where cuDNN takes the call, general otherwise.
@@ -353,6 +383,7 @@ void CudaBackend::attention(const AttentionArgs& args) {
 
 void CudaBackend::attention_backward(const AttentionBackwardArgs& args) {
   DeviceGuard guard(args.q.device().index);
+  if (fused_attention_backward(args)) return;
   dispatch_floating(args.q.dtype(), [&]<typename T>() { general_attention_backward<T>(args); });
 }
 

@@ -23,18 +23,13 @@
 #include <atomic>
 #include <cstdio>
 #include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <tuple>
 #include <vector>
 
-#include "cuda/kernels/cudnn_descriptor.h"
-#include "cuda/kernels/cudnn_handles.h"
+#include "cuda/kernels/cudnn_attention_graph.h"
 #include "cuda/runtime/check.h"
 #include "cuda/runtime/device_guard.h"
-#include "cuda/runtime/device_memory.h"
 #include "cuda/runtime/stream_slots.h"
 #include "engine/core/attention_shape.h"
 #include "engine/core/error.h"
@@ -51,117 +46,6 @@ enum Uid : int64_t {
   kStats = 5,
   kScale = 6,
   kBias = 7,
-  kFirstVirtual = 100,
-};
-
-constexpr int64_t kAlignment = 16;  // bytes; declared for every tensor, checked for every pointer
-
-// One cached plan per shape and device (dtype and bias presence included): building one takes
-// milliseconds, running it microseconds.
-struct PlanKey {
-  int64_t batch, query_length, key_length, heads, head_size;
-  DType dtype;
-  bool has_bias;
-  int device;
-  auto operator<=>(const PlanKey&) const = default;
-};
-
-// A finalized plan and every descriptor it was built from (kept alive with it: cheap, and it
-// spares relying on the plan having copied what it refers to).
-struct FusedPlan {
-  std::deque<BackendDescriptor> graph;
-  BackendDescriptor plan{CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR};
-  int64_t workspace_bytes = 0;
-};
-
-cudnnDataType_t cudnn_type(DType dtype) {
-  return dtype == DType::kBF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
-}
-
-// Builds the operation graph's descriptors in order; `operations` lists the operations.
-class GraphBuilder {
- public:
-  explicit GraphBuilder(std::deque<BackendDescriptor>& owned) : owned_(owned) {}
-
-  const BackendDescriptor& tensor(int64_t uid, cudnnDataType_t type,
-                                  std::array<int64_t, 4> dims, std::array<int64_t, 4> strides,
-                                  bool is_virtual = false, bool by_value = false) {
-    BackendDescriptor& t = owned_.emplace_back(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
-    t.set_data_type(CUDNN_ATTR_TENSOR_DATA_TYPE, type);
-    t.set_int64s(CUDNN_ATTR_TENSOR_DIMENSIONS, dims);
-    t.set_int64s(CUDNN_ATTR_TENSOR_STRIDES, strides);
-    t.set_int64(CUDNN_ATTR_TENSOR_UNIQUE_ID, uid);
-    t.set_int64(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, kAlignment);
-    t.set_bool(CUDNN_ATTR_TENSOR_IS_VIRTUAL, is_virtual);
-    if (by_value) t.set_bool(CUDNN_ATTR_TENSOR_IS_BY_VALUE, true);
-    t.finalize();
-    return t;
-  }
-  // An intermediate the engine keeps on chip: f32 unless said otherwise.
-  const BackendDescriptor& intermediate(std::array<int64_t, 4> dims,
-                                        std::array<int64_t, 4> strides,
-                                        cudnnDataType_t type = CUDNN_DATA_FLOAT) {
-    return tensor(next_virtual_++, type, dims, strides, /*is_virtual=*/true);
-  }
-
-  void matmul(const BackendDescriptor& a, const BackendDescriptor& b, const BackendDescriptor& c) {
-    BackendDescriptor& desc = owned_.emplace_back(CUDNN_BACKEND_MATMUL_DESCRIPTOR);
-    desc.set_data_type(CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_DATA_FLOAT);
-    desc.finalize();
-    BackendDescriptor& op = owned_.emplace_back(CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_MATMUL_ADESC, a);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_MATMUL_BDESC, b);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_MATMUL_CDESC, c);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_MATMUL_DESC, desc);
-    op.finalize();
-    operations_.push_back(op.get());
-  }
-
-  // y = mode(x) or mode(x, b); b is broadcast over its dimensions of size 1.
-  void pointwise(cudnnPointwiseMode_t mode, const BackendDescriptor& x, const BackendDescriptor* b,
-                 const BackendDescriptor& y) {
-    BackendDescriptor& desc = owned_.emplace_back(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
-    desc.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode);
-    desc.set_data_type(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT);
-    desc.finalize();
-    BackendDescriptor& op = owned_.emplace_back(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, desc);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x);
-    if (b != nullptr) op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *b);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, y);
-    op.finalize();
-    operations_.push_back(op.get());
-  }
-
-  // y = reduce(x) over the dimensions where y has size 1.
-  void reduction(cudnnReduceTensorOp_t reduce, const BackendDescriptor& x,
-                 const BackendDescriptor& y) {
-    BackendDescriptor& desc = owned_.emplace_back(CUDNN_BACKEND_REDUCTION_DESCRIPTOR);
-    desc.set(CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &reduce);
-    desc.set_data_type(CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_DATA_FLOAT);
-    desc.finalize();
-    BackendDescriptor& op = owned_.emplace_back(CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_REDUCTION_XDESC, x);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_REDUCTION_YDESC, y);
-    op.set_descriptor(CUDNN_ATTR_OPERATION_REDUCTION_DESC, desc);
-    op.finalize();
-    operations_.push_back(op.get());
-  }
-
-  // The operation graph of everything added, finalized for `handle`'s device.
-  const BackendDescriptor& finish(cudnnHandle_t handle) {
-    BackendDescriptor& graph = owned_.emplace_back(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
-    graph.set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
-    graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-              static_cast<int64_t>(operations_.size()), operations_.data());
-    graph.finalize();
-    return graph;
-  }
-
- private:
-  std::deque<BackendDescriptor>& owned_;  // a deque: references stay valid as it grows
-  std::vector<cudnnBackendDescriptor_t> operations_;
-  int64_t next_virtual_ = kFirstVirtual;
 };
 
 // Adds the forward graph (see the top of the file) to `owned`; returns the operation graph.
@@ -213,52 +97,6 @@ const BackendDescriptor& build_forward_graph(std::deque<BackendDescriptor>& owne
   return g.finish(handle);
 }
 
-// The first engine configuration cuDNN's heuristics (mode A) offer that finalizes into a plan
-// for `graph`. Throws hive::Error saying why when none does.
-void finalize_plan(const BackendDescriptor& graph, cudnnHandle_t handle, FusedPlan& result) {
-  BackendDescriptor heuristics(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
-  heuristics.set_descriptor(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph);
-  const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
-  heuristics.set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
-  heuristics.finalize();
-  int64_t available = 0;
-  HIVE_CUDNN_CHECK(cudnnBackendGetAttribute(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                            CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &available,
-                                            nullptr));
-  HIVE_REQUIRE(available > 0, "cuDNN's heuristics offer no engine for the graph");
-  // The results are written into descriptors the caller made.
-  std::deque<BackendDescriptor>& configs = result.graph;
-  std::vector<cudnnBackendDescriptor_t> raw;
-  for (int64_t i = 0; i < available; ++i) {
-    raw.push_back(configs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR).get());
-  }
-  int64_t returned = 0;
-  HIVE_CUDNN_CHECK(cudnnBackendGetAttribute(heuristics.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                            CUDNN_TYPE_BACKEND_DESCRIPTOR, available, &returned,
-                                            raw.data()));
-  std::string reasons;
-  for (int64_t i = 0; i < returned; ++i) {
-    try {
-      BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-      plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
-      plan.set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-               &raw[static_cast<size_t>(i)]);
-      plan.finalize();
-      int64_t workspace = 0;
-      int64_t count = 0;
-      HIVE_CUDNN_CHECK(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                                CUDNN_TYPE_INT64, 1, &count, &workspace));
-      result.plan = std::move(plan);
-      result.workspace_bytes = workspace;
-      return;
-    } catch (const Error& e) {
-      reasons += str_cat("\n  engine config ", i, ": ", e.what());
-    }
-  }
-  throw Error(str_cat("none of the ", returned, " engine configs cuDNN offered finalized:",
-                      reasons));
-}
-
 // A plan for the shape, or null when cuDNN has none (having said why on stderr).
 std::unique_ptr<FusedPlan> build_plan(const PlanKey& key, cudnnHandle_t handle) {
   const AttentionShape sizes{key.batch, key.query_length, key.key_length, key.heads, key.head_size};
@@ -279,28 +117,10 @@ std::unique_ptr<FusedPlan> build_plan(const PlanKey& key, cudnnHandle_t handle) 
     }
   }
   std::fprintf(stderr,
-               "hive: cuDNN fused attention has no plan for b %lld s_q %lld s_k %lld heads %lld "
-               "d %lld %s%s on cuda:%d; this shape runs the general path:%s\n",
-               static_cast<long long>(key.batch), static_cast<long long>(key.query_length),
-               static_cast<long long>(key.key_length), static_cast<long long>(key.heads),
-               static_cast<long long>(key.head_size), key.dtype == DType::kBF16 ? "bf16" : "f16",
-               key.has_bias ? " with bias" : "", key.device, reasons.c_str());
+               "hive: cuDNN fused attention has no plan for %s; this shape runs the general "
+               "path:%s\n",
+               describe(key).c_str(), reasons.c_str());
   return nullptr;
-}
-
-// The cached plan for `key` (built on first use), or null when cuDNN has none.
-const FusedPlan* plan_for(const PlanKey& key, cudnnHandle_t handle) {
-  // Never destroyed: plans may be used during static destruction, like the stream slots.
-  static auto* mutex = new std::mutex();
-  static auto* plans = new std::map<PlanKey, std::unique_ptr<FusedPlan>>();
-  std::lock_guard lock(*mutex);
-  const auto found = plans->find(key);
-  if (found != plans->end()) return found->second.get();
-  return plans->emplace(key, build_plan(key, handle)).first->second.get();
-}
-
-bool aligned(const Tensor& t) {
-  return reinterpret_cast<uintptr_t>(t.raw_data()) % kAlignment == 0;
 }
 
 std::atomic<uint64_t> runs{0};
@@ -347,16 +167,12 @@ bool run_fused_attention(const AttentionArgs& args) {
   DeviceGuard guard(device);
   StreamSlot& slot = current_slot(device);
   CudnnHandle& handle = cudnn_handle(slot);
-  const PlanKey key{args.q.size(0), args.q.size(1), args.k.size(1), args.q.size(2),
-                    args.q.size(3), args.q.dtype(),  args.key_bias.defined(), device};
-  const FusedPlan* plan = plan_for(key, handle.handle);
+  const PlanKey key{/*backward=*/false, args.q.size(0), args.q.size(1), args.k.size(1),
+                    args.q.size(2), args.q.size(3), args.q.dtype(), args.key_bias.defined(),
+                    device};
+  const FusedPlan* plan = cached_plan(key, [&] { return build_plan(key, handle.handle); });
   if (plan == nullptr) return false;
 
-  // Ordered on this thread's stream, which is the handle's: freed after the plan has run.
-  std::shared_ptr<std::byte> workspace;
-  if (plan->workspace_bytes > 0) {
-    workspace = allocate_device_memory(static_cast<size_t>(plan->workspace_bytes), device);
-  }
   float scale = args.scale;  // by value: cuDNN reads it when the plan is enqueued
   std::vector<int64_t> uids{kQ, kKTransposed, kV, kOut, kStats, kScale};
   std::vector<void*> pointers{args.q.raw_data(),   args.k.raw_data(),
@@ -366,18 +182,7 @@ bool run_fused_attention(const AttentionArgs& args) {
     uids.push_back(kBias);
     pointers.push_back(args.key_bias.raw_data());
   }
-  void* workspace_data = workspace.get();
-  BackendDescriptor variants(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  variants.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
-               static_cast<int64_t>(uids.size()), uids.data());
-  variants.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
-               static_cast<int64_t>(pointers.size()), pointers.data());
-  variants.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace_data);
-  variants.finalize();
-  {
-    std::lock_guard lock(handle.in_use);
-    HIVE_CUDNN_CHECK(cudnnBackendExecute(handle.handle, plan->plan.get(), variants.get()));
-  }
+  execute_plan(handle, *plan, device, uids, pointers);
   runs.fetch_add(1, std::memory_order_relaxed);
   return true;
 }

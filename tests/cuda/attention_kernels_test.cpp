@@ -2,7 +2,7 @@
 // queries, keys and values: f32, bf16 and f16, odd sizes (d = 12 and d = 1, which a fused flash
 // attention would reject, and the head sizes it would take: 8, 64, 128), masked keys and rows
 // whose keys are all masked. The bf16/f16 cases with d a multiple of 8 up to 128 run cuDNN's
-// fused forward where hive was built with cuDNN; a test checks that it really did.
+// fused forward and backward where hive was built with cuDNN; tests check that they really did.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -106,8 +106,7 @@ TEST_F(AttentionKernelsTest, MatchesCpuOnFlashAttentionHeadSizes) {
 TEST_F(AttentionKernelsTest, FusedPathMatchesCpuAndRuns) {
   // Shapes cuDNN's fused forward takes (bf16/f16, d 64 and 128, s_q != s_k, b and heads > 1,
   // s_k a multiple of 8 for the bias's rows), with no bias, a random one and a masking one;
-  // forward and all three gradients (the backward runs the general path on the fused forward's
-  // logsumexp).
+  // forward and all three gradients, both fused.
   if (!cuda::fused_attention_device(gpu().index)) {
     GTEST_SKIP() << "hive built without cuDNN, or the device is older than sm80";
   }
@@ -115,11 +114,14 @@ TEST_F(AttentionKernelsTest, FusedPathMatchesCpuAndRuns) {
   uint64_t seed = 1300;
   for (const DType dtype : {DType::kBF16, DType::kF16}) {
     const uint64_t before = cuda::fused_attention_runs();
+    const uint64_t backward_before = cuda::fused_attention_backward_runs();
     expect_cases_match_cpu(cases, dtype, seed);
     seed += 100;
-    // Three forwards per case (no bias, random bias, masking bias), all fused.
+    // Three forwards and three backwards per case (no bias, random bias, masking bias), all fused.
     EXPECT_EQ(cuda::fused_attention_runs() - before, 3 * cases.size())
         << dtype << ": cuDNN declined a shape it should take (see stderr for why)";
+    EXPECT_EQ(cuda::fused_attention_backward_runs() - backward_before, 3 * cases.size())
+        << dtype << ": cuDNN's backward declined a shape it should take (see stderr for why)";
   }
 }
 
@@ -139,13 +141,15 @@ TEST_F(AttentionKernelsTest, FusedPathRunsForBf16HeadSize64) {
 
 TEST_F(AttentionKernelsTest, ShapesTheFusedPathRejectsMatchCpu) {
   // d = 12 (not a multiple of 8), d = 136 (over 128), f32 and a bias over a key count that is
-  // not a multiple of 8 run the general path, which must still match the CPU; the fused path's
-  // counter must not move.
+  // not a multiple of 8 run the general path, forward and backward, which must still match the
+  // CPU; the fused path's counters must not move.
   const uint64_t before = cuda::fused_attention_runs();
+  const uint64_t backward_before = cuda::fused_attention_backward_runs();
   expect_cases_match_cpu({{2, 9, 13, 3, 12}, {1, 5, 7, 2, 136}}, DType::kBF16, 1500);
   expect_cases_match_cpu({{2, 9, 13, 3, 12}}, DType::kF16, 1600);
   expect_cases_match_cpu({{2, 37, 53, 3, 64}}, DType::kF32, 1700);
   EXPECT_EQ(cuda::fused_attention_runs(), before);
+  EXPECT_EQ(cuda::fused_attention_backward_runs(), backward_before);
   // bf16 d = 64 would be fused, but a bias over 53 keys has rows that are not 16-byte aligned.
   const Tensor q = random_input(Shape{2, 7, 2, 64}, 1800, DType::kBF16).to(gpu());
   const Tensor k = random_input(Shape{2, 53, 2, 64}, 1801, DType::kBF16).to(gpu());
@@ -154,6 +158,9 @@ TEST_F(AttentionKernelsTest, ShapesTheFusedPathRejectsMatchCpu) {
   synchronize(gpu());
   EXPECT_EQ(cuda::fused_attention_runs(), before);
   EXPECT_EQ(out.shape(), q.shape());
+  expect_matches_cpu(attention_with_scale(0.125f), {q, k, k, bias}, tolerance_for(DType::kBF16));
+  EXPECT_EQ(cuda::fused_attention_runs(), before);
+  EXPECT_EQ(cuda::fused_attention_backward_runs(), backward_before);
 }
 
 TEST_F(AttentionKernelsTest, RowsWithEveryKeyMaskedGiveZeros) {
@@ -175,6 +182,40 @@ TEST_F(AttentionKernelsTest, RowsWithEveryKeyMaskedGiveZeros) {
       const std::vector<float> out =
           outcome.output.to(Device::cpu()).to(DType::kF32).to_vector<float>();
       for (size_t i = 0; i < out.size() / 2; ++i) ASSERT_EQ(out[i], 0.0f) << "element " << i;
+    }
+  }
+}
+
+TEST_F(AttentionKernelsTest, FusedBackwardGivesZeroGradientsForRowsWithEveryKeyMasked) {
+  // s_k = 8 lets cuDNN take a key bias, so batch 0's rows, whose keys are all masked, reach the
+  // fused backward with logsumexp -inf: their queries' gradients, and what they add to the keys'
+  // and values' (batch 0's entirely), must be exactly 0, not NaN.
+  if (!cuda::fused_attention_device(gpu().index)) {
+    GTEST_SKIP() << "hive built without cuDNN, or the device is older than sm80";
+  }
+  for (const DType dtype : {DType::kBF16, DType::kF16}) {
+    SCOPED_TRACE(::testing::Message() << dtype);
+    const Sizes sizes{2, 6, 8, 2, 64};
+    const Shape query_shape{sizes.batch, sizes.query_length, sizes.heads, sizes.head_size};
+    const Shape key_shape{sizes.batch, sizes.key_length, sizes.heads, sizes.head_size};
+    std::vector<float> bias_values(16, 0.0f);
+    for (size_t c = 0; c < 8; ++c) bias_values[c] = -kInf;  // batch 0: every key masked
+    const Tensor bias = Tensor::from_vector(bias_values, Shape{2, 8}).to(dtype);
+    const std::vector<Tensor> inputs = {random_input(query_shape, 1900, dtype),
+                                        random_input(key_shape, 1901, dtype),
+                                        random_input(key_shape, 1902, dtype), bias};
+    const uint64_t backward_before = cuda::fused_attention_backward_runs();
+    expect_matches_cpu(attention_with_scale(0.125f), inputs, tolerance_for(dtype));
+    const testing::Outcome outcome = testing::run_on(gpu(), attention_with_scale(0.125f), inputs);
+    EXPECT_EQ(cuda::fused_attention_backward_runs() - backward_before, 2u)
+        << "cuDNN's backward declined the shape (see stderr for why)";
+    // Batch 0 is the first half of q, k and v (BSHD) and of their gradients.
+    for (size_t input = 0; input < 3; ++input) {
+      const std::vector<float> grad =
+          outcome.grads[input].to(Device::cpu()).to(DType::kF32).to_vector<float>();
+      for (size_t i = 0; i < grad.size() / 2; ++i) {
+        ASSERT_EQ(grad[i], 0.0f) << "gradient of input " << input << ", element " << i;
+      }
     }
   }
 }
