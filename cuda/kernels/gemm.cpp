@@ -8,6 +8,16 @@
 // CUBLASLT_EPILOGUE_BIAS adds. The GELU epilogue (GemmEpilogue::kGelu) is cuBLASLt's
 // GELU[_AUX][_BIAS], whose aux matrix, the GELU's input kept for the backward, has out's layout.
 //
+// The backward epilogues, in that swapped view (cuBLASLt's D = out^T is [n, m], its B = our a):
+// - kBiasGradient wants bias_grad[i] = sum_k op(a)[i, k] for i in [0, m). cuBLASLt's
+//   op(B) = op(a)^T is [k, m], and BGRADB sums op(B) over k into one value per column of D,
+//   and D has m columns: BGRADB is exactly it. (BGRADA would sum our b, into n values.)
+// - kGeluBackwardBiasGradient wants bias_grad[j] = sum_i out[i, j] for j in [0, n): one value
+//   per row of D summed along D's m columns, which is what DGELU_BGRAD writes (its bias
+//   gradient has the forward bias's layout, one value per row of D: the bias we add is [n]).
+//   Its aux input, the pre-activation, has out's layout, as GELU_AUX wrote it.
+// Both put the gradient where the bias pointer goes, in out's dtype.
+//
 // The algorithm heuristic costs more than a small product, so the operand layouts and the chosen
 // algorithm are cached per problem; the matmul descriptor, which holds the bias pointer, is made
 // per call (host memory only), so a cached plan is never written after it is built and threads
@@ -30,6 +40,7 @@
 #include "cuda/runtime/device_guard.h"
 #include "cuda/runtime/device_memory.h"
 #include "cuda/runtime/stream_slots.h"
+#include "engine/core/backward_epilogues.h"
 #include "engine/core/error.h"
 
 namespace hive::cuda {
@@ -54,6 +65,10 @@ struct ProductKey {
   bool has_bias = false;
   bool gelu = false;            // GELU epilogue
   bool has_pre_activation = false;  // ...which also stores its input (the aux matrix)
+  // A backward epilogue that cuBLASLt runs (kNone when none, or when it falls back); the GELU
+  // backward reads the pre-activation as its aux matrix (has_pre_activation).
+  GemmEpilogue backward = GemmEpilogue::kNone;
+  bool has_bias_grad = false;  // written where the bias pointer goes (align_bias)
   // Byte alignment of every matrix of each operand (a power of two, at most kMaxAlignment): the
   // heuristic then only offers kernels whose vector loads these addresses allow.
   uint32_t align_a = kMaxAlignment;
@@ -70,7 +85,8 @@ struct ProductOperands {
   const void* b = nullptr;
   void* out = nullptr;
   const void* bias = nullptr;        // null without bias
-  void* pre_activation = nullptr;    // null unless the GELU epilogue keeps its input
+  void* pre_activation = nullptr;    // null unless a GELU epilogue keeps or reads its input
+  void* bias_grad = nullptr;         // null unless a backward epilogue writes it
 };
 
 // The largest power of two, up to kMaxAlignment, that divides the address of the first matrix
@@ -87,12 +103,20 @@ std::string describe_product(const ProductKey& key) {
                  key.transpose_b == Transpose::kYes ? " (b transposed)" : "", ", batch ",
                  key.batch, " (strides ", key.stride_a, ", ", key.stride_b, ", ", key.stride_out,
                  ")", key.has_bias ? ", with bias" : "", key.gelu ? ", then GELU" : "",
-                 key.has_pre_activation ? " keeping its input" : "", ", alignments ", key.align_a,
+                 key.has_pre_activation ? " with the GELU input" : "",
+                 key.backward == GemmEpilogue::kBiasGradient ? ", summing a's bias gradient" : "",
+                 key.backward == GemmEpilogue::kGeluBackwardBiasGradient ? ", times GELU'" : "",
+                 key.has_bias_grad ? " into a bias gradient" : "", ", alignments ", key.align_a,
                  "/", key.align_b, "/", key.align_out, "/", key.align_bias, "/",
                  key.align_pre_activation, " bytes, on cuda:", key.device);
 }
 
 cublasLtEpilogue_t epilogue_of(const ProductKey& key) {
+  // Which of BGRADA/BGRADB and over which dimension: see the top of the file.
+  if (key.backward == GemmEpilogue::kBiasGradient) return CUBLASLT_EPILOGUE_BGRADB;
+  if (key.backward == GemmEpilogue::kGeluBackwardBiasGradient) {
+    return key.has_bias_grad ? CUBLASLT_EPILOGUE_DGELU_BGRAD : CUBLASLT_EPILOGUE_DGELU;
+  }
   if (!key.gelu) return key.has_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
   if (key.has_pre_activation) {
     return key.has_bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
@@ -100,7 +124,7 @@ cublasLtEpilogue_t epilogue_of(const ProductKey& key) {
   return key.has_bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
 }
 
-// Transposes, epilogue, bias and GELU input of the operation, in the swapped (column-major)
+// Transposes, epilogue, bias (or bias gradient) and GELU input of the operation, in the swapped (column-major)
 // view, where out^T is [n, m] with leading dimension n; the GELU input is laid out as out.
 void set_product_attributes(MatmulDesc& desc, const ProductKey& key,
                             const ProductOperands& operands) {
@@ -112,6 +136,10 @@ void set_product_attributes(MatmulDesc& desc, const ProductKey& key,
     // The bias batch stride stays at its default of 0: every product of the batch adds the same
     // bias, as the CPU backend does.
     desc.set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, operands.bias);
+  }
+  if (key.has_bias_grad) {
+    desc.set(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, static_cast<int32_t>(cuda_type_of(key.dtype)));
+    desc.set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, operands.bias_grad);
   }
   if (key.has_pre_activation) {
     desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, operands.pre_activation);
@@ -162,11 +190,10 @@ struct ProductPlan {
     const cublasStatus_t heuristic_status = cublasLtMatmulAlgoGetHeuristic(
         blas_handle(key.device), desc.get(), b.get(), a.get(), out.get(), out.get(),
         preference.get(), 1, &result, &found);
-    // NOT_SUPPORTED means no algorithm fits: a caller's problem, reported below with its shape.
+    // NOT_SUPPORTED means no algorithm fits: run_product decides whether that is an error.
     if (heuristic_status != CUBLAS_STATUS_NOT_SUPPORTED) HIVE_CUBLAS_CHECK(heuristic_status);
-    HIVE_REQUIRE(heuristic_status == CUBLAS_STATUS_SUCCESS && found > 0 &&
-                     result.state == CUBLAS_STATUS_SUCCESS,
-                 "gemm: cuBLASLt has no algorithm for the ", describe_product(key));
+    has_algorithm = heuristic_status == CUBLAS_STATUS_SUCCESS && found > 0 &&
+                    result.state == CUBLAS_STATUS_SUCCESS;
     algo = result.algo;
     workspace_bytes = result.workspaceSize;
   }
@@ -174,6 +201,7 @@ struct ProductPlan {
   MatrixLayout a;
   MatrixLayout b;
   MatrixLayout out;  // also C: beta * out is read from where the result goes
+  bool has_algorithm = false;
   cublasLtMatmulAlgo_t algo{};
   size_t workspace_bytes = 0;
 };
@@ -208,8 +236,22 @@ ProductPlanCache& plan_cache() {
   return cache;
 }
 
-void run_product(const ProductKey& key, const ProductOperands& operands, float alpha, float beta) {
+// What run_product does when cuBLASLt has no algorithm for a problem.
+enum class WithoutAlgorithm : uint8_t {
+  kFail,         // a caller's problem: reported with its shape
+  kReturnFalse,  // a fused backward epilogue, which the caller then runs unfused
+};
+
+// Launches the product on the current stream; false (nothing launched) only for
+// WithoutAlgorithm::kReturnFalse when cuBLASLt has no algorithm for it.
+bool run_product(const ProductKey& key, const ProductOperands& operands, float alpha, float beta,
+                 WithoutAlgorithm without_algorithm) {
   const std::shared_ptr<const ProductPlan> plan = plan_cache().find_or_create(key, operands);
+  if (!plan->has_algorithm) {
+    HIVE_REQUIRE(without_algorithm == WithoutAlgorithm::kReturnFalse,
+                 "gemm: cuBLASLt has no algorithm for the ", describe_product(key));
+    return false;
+  }
   MatmulDesc desc(CUBLAS_COMPUTE_32F, CUDA_R_32F);
   set_product_attributes(desc, key, operands);
   StreamSlot& slot = current_slot(key.device);
@@ -218,6 +260,32 @@ void run_product(const ProductKey& key, const ProductOperands& operands, float a
                                    plan->b.get(), operands.a, plan->a.get(), &beta, operands.out,
                                    plan->out.get(), operands.out, plan->out.get(), &plan->algo,
                                    slot.gemm_workspace, plan->workspace_bytes, slot.stream));
+  return true;
+}
+
+// Whether cuBLASLt can run args' backward epilogue inside the product; where it cannot, gemm()
+// runs the plain product and then apply_backward_epilogue's kernels. It can when
+// - there is a product to run (m, n, k > 0; otherwise out is at most beta * out and the bias
+//   gradient comes from zeros or empty sums, which the kernels write),
+// - alpha is 1 and beta 0: cuBLASLt documents the gradients of the product alone, and a
+//   scaled or accumulated out would leave it unclear what they sum (batch is 1 by contract),
+// - for the GELU backward, the aux (pre-activation) leading dimension n is divisible by 8, as
+//   CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD requires.
+// dtypes (f32, f16, bf16 with f32 accumulation), transposes and alignments go to the heuristic:
+// when it offers no algorithm for them, gemm() falls back as well (WithoutAlgorithm).
+bool fuses_backward_epilogue(const GemmArgs& args) {
+  if (args.m == 0 || args.n == 0 || args.k == 0) return false;
+  if (args.alpha != 1.0f || args.beta != 0.0f) return false;
+  return args.epilogue != GemmEpilogue::kGeluBackwardBiasGradient || args.n % 8 == 0;
+}
+
+ProductKey without_backward_epilogue(ProductKey key) {
+  key.backward = GemmEpilogue::kNone;
+  key.has_bias_grad = false;
+  key.has_pre_activation = false;
+  key.align_bias = kMaxAlignment;
+  key.align_pre_activation = kMaxAlignment;
+  return key;
 }
 
 }  // namespace
@@ -225,6 +293,15 @@ void run_product(const ProductKey& key, const ProductOperands& operands, float a
 void CudaBackend::gemm(const GemmArgs& args) {
   const int device = args.out.device().index;
   DeviceGuard guard(device);
+  const bool backward = is_backward_epilogue(args.epilogue);
+  if (backward) {
+    check_backward_epilogue(args);
+    // An empty out still has a bias gradient (zeros, or sums over an empty n) to write.
+    if (args.m == 0 || args.n == 0) {
+      apply_backward_epilogue(*this, args);
+      return;
+    }
+  }
   if (args.batch == 0 || args.m == 0 || args.n == 0) return;
   const DType dtype = args.out.dtype();
   HIVE_CHECK(args.a.dtype() == dtype && args.b.dtype() == dtype &&
@@ -257,10 +334,15 @@ void CudaBackend::gemm(const GemmArgs& args) {
   const bool fused_gelu =
       gelu && (!keep_pre_activation || (args.n % 8 == 0 && (!batched || args.stride_out % 8 == 0)));
   key.gelu = fused_gelu;
-  key.has_pre_activation = fused_gelu && keep_pre_activation;
+  const bool fused_backward = backward && fuses_backward_epilogue(args);
+  key.backward = fused_backward ? args.epilogue : GemmEpilogue::kNone;
+  key.has_bias_grad = fused_backward && args.bias_grad.defined();
+  key.has_pre_activation = (fused_gelu && keep_pre_activation) ||
+                           key.backward == GemmEpilogue::kGeluBackwardBiasGradient;
   ProductOperands operands{args.a.raw_data(), args.b.raw_data(), args.out.raw_data(),
                            key.has_bias ? args.bias.raw_data() : nullptr,
-                           key.has_pre_activation ? args.pre_activation.raw_data() : nullptr};
+                           key.has_pre_activation ? args.pre_activation.raw_data() : nullptr,
+                           key.has_bias_grad ? args.bias_grad.raw_data() : nullptr};
   float alpha = args.alpha;
 
   const size_t element_bytes = dtype_size(dtype);
@@ -286,10 +368,17 @@ void CudaBackend::gemm(const GemmArgs& args) {
   key.align_b = alignment_of(operands.b, key.stride_b, element_bytes);
   key.align_out = alignment_of(operands.out, key.stride_out, element_bytes);
   if (key.has_bias) key.align_bias = alignment_of(operands.bias, 0, element_bytes);
+  if (key.has_bias_grad) key.align_bias = alignment_of(operands.bias_grad, 0, element_bytes);
   if (key.has_pre_activation) {
     key.align_pre_activation = alignment_of(operands.pre_activation, key.stride_out, element_bytes);
   }
-  run_product(key, operands, alpha, args.beta);
+  if (fused_backward &&
+      run_product(key, operands, alpha, args.beta, WithoutAlgorithm::kReturnFalse)) {
+    return;
+  }
+  run_product(backward ? without_backward_epilogue(key) : key, operands, alpha, args.beta,
+              WithoutAlgorithm::kFail);
+  if (backward) apply_backward_epilogue(*this, args);
   if (gelu && !fused_gelu) {
     if (keep_pre_activation) copy(args.out, args.pre_activation);
     unary(UnaryOp::kGelu, args.out, args.out);

@@ -40,12 +40,27 @@ enum class GemmEpilogue : uint8_t {
   // out = gelu(the product with beta and bias), the tanh approximation of UnaryOp::kGelu; the
   // value before the GELU goes to pre_activation when that is defined (for the backward).
   kGelu,
+  // The backward epilogues (cuBLASLt's BGRADA/BGRADB and DGELU[_BGRAD]). Both need batch == 1
+  // and no bias; bias_grad is written in out's dtype, summed in f32 as sum_to() sums.
+  //
+  // out = the product with alpha and beta, as kNone, and bias_grad [m] = the sum over k of
+  // op(a): bias_grad[i] = sum_k op(a)[i, k]. In linear's weight gradient dW = dy^T @ x (a = dy,
+  // transposed) that is the column sums of dy, the bias gradient. bias_grad must be defined.
+  kBiasGradient,
+  // out = (the product with alpha and beta) * gelu'(pre_activation), elementwise, with gelu'
+  // the derivative of kGelu's GELU as unary_backward(UnaryOp::kGelu) computes it, and
+  // pre_activation (out's shape and dtype; required) the GELU input that a kGelu forward kept;
+  // then, when bias_grad is defined, bias_grad [n] = the column sums of that out:
+  // bias_grad[j] = sum_i out[i, j]. This is the input gradient of a linear layer that follows
+  // a GELU layer (dh = dy @ W2), carried through the GELU and into that layer's bias.
+  kGeluBackwardBiasGradient,
 };
 
 // out[b] = alpha * op(a[b]) @ op(b[b]) + beta * out[b] (+ bias broadcast over rows), for b in
 // [0, batch), then the epilogue. op() transposes when asked. A batch stride of 0 reuses one
 // matrix for every b. Shapes: op(a) is [m, k], op(b) is [k, n], out is [m, n]; bias, when
-// defined, is [n]; pre_activation, when defined, has out's shape and dtype.
+// defined, is [n]; pre_activation, when defined, has out's shape and dtype; bias_grad is [m]
+// (kBiasGradient) or [n] (kGeluBackwardBiasGradient), out's dtype.
 struct GemmArgs {
   Tensor a;
   Tensor b;
@@ -64,6 +79,7 @@ struct GemmArgs {
   float beta = 0.0f;
   GemmEpilogue epilogue = GemmEpilogue::kNone;
   Tensor pre_activation;
+  Tensor bias_grad;
 };
 
 // Scaled dot-product attention over the "BSHD" layout that a fused in-projection gives after a

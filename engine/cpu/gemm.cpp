@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "engine/core/backward_epilogues.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dispatch.h"
 #include "engine/cpu/parallel.h"
@@ -76,6 +77,13 @@ void sgemm_batched(const GemmArgs& args, const float* a, const float* b, float* 
 }  // namespace
 
 void CpuBackend::gemm(const GemmArgs& args) {
+  if (is_backward_epilogue(args.epilogue)) {
+    check_backward_epilogue(args);
+    // Even an empty out has a bias gradient to write (zeros, or sums over an empty n).
+    if (args.m > 0 && args.n > 0) product(args);
+    apply_backward_epilogue(*this, args);
+    return;
+  }
   if (args.m == 0 || args.n == 0) return;
   product(args);
   if (args.epilogue == GemmEpilogue::kGelu) {

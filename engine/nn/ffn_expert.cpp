@@ -12,7 +12,10 @@ FeedForwardExpert::FeedForwardExpert(int64_t hidden, Generator& generator)
       norm_(register_module("norm", std::make_shared<LayerNorm>(hidden))) {}
 
 Tensor FeedForwardExpert::forward(const Tensor& x) {
-  return norm_->forward(add(x, down_->forward(up_->forward_gelu(x))));
+  const std::vector<Tensor> parameters = in_compute_dtype(
+      std::vector<Tensor>{up_->weight(), up_->bias(), down_->weight(), down_->bias()}, x);
+  return norm_->forward(
+      add(x, feed_forward(x, parameters[0], parameters[1], parameters[2], parameters[3])));
 }
 
 Tensor forward_grouped(std::span<const FeedForwardExpert* const> experts, const Tensor& x,

@@ -1,5 +1,8 @@
 #include "engine/ops/matmul.h"
 
+#include <utility>
+#include <vector>
+
 #include "engine/autograd/record.h"
 #include "engine/core/backend.h"
 #include "engine/ops/checks.h"
@@ -21,10 +24,11 @@ struct MatrixOperand {
 void gemm_into(const MatrixOperand& a, Transpose transpose_a, const MatrixOperand& b,
                Transpose transpose_b, const Tensor& out, int64_t batch, float beta,
                const Tensor& bias = Tensor(), GemmEpilogue epilogue = GemmEpilogue::kNone,
-               const Tensor& pre_activation = Tensor()) {
+               const Tensor& pre_activation = Tensor(), const Tensor& bias_grad = Tensor()) {
   GemmArgs args;
   args.epilogue = epilogue;
   args.pre_activation = pre_activation;
+  args.bias_grad = bias_grad;
   args.a = a.tensor;
   args.b = b.tensor;
   args.out = out;
@@ -75,24 +79,49 @@ void check_linear_operands(const char* op, const Tensor& x, const Tensor& weight
   }
 }
 
+MatrixOperand as_weight(const Tensor& weight) { return {weight, weight.size(0), weight.size(1), 0}; }
+
+// dW = dy^T @ input, for a layer out = input @ weight^T (+ bias).
+Tensor weight_gradient(const Tensor& grad_out, const Tensor& input, const Tensor& weight) {
+  Tensor grad_weight = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+  gemm_into(as_folded_matrix(grad_out), Transpose::kYes, as_folded_matrix(input), Transpose::kNo,
+            grad_weight, 1, 0.0f);
+  return grad_weight;
+}
+
+// The gradients of a layer's weight and bias, inputs weight_input and weight_input + 1 of
+// `context`, each only if needed: dW = dy^T @ input, db = the column sums of dy. When both are
+// needed, one product gives both (the kBiasGradient epilogue sums dy as it reads it).
+std::pair<Tensor, Tensor> parameter_gradients(const GradContext& context, size_t weight_input,
+                                              const Tensor& grad_out, const Tensor& input,
+                                              const Tensor& weight) {
+  const bool need_weight = context.needs_grad(weight_input);
+  const bool need_bias = context.needs_grad(weight_input + 1);
+  const Shape bias_shape{weight.size(0)};
+  if (need_weight && need_bias) {
+    Tensor grad_weight = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+    Tensor grad_bias = Tensor::empty(bias_shape, weight.dtype(), weight.device());
+    gemm_into(as_folded_matrix(grad_out), Transpose::kYes, as_folded_matrix(input),
+              Transpose::kNo, grad_weight, 1, 0.0f, Tensor(), GemmEpilogue::kBiasGradient,
+              Tensor(), grad_bias);
+    return {grad_weight, grad_bias};
+  }
+  if (need_weight) return {weight_gradient(grad_out, input, weight), Tensor()};
+  if (need_bias) return {Tensor(), sum_to(grad_out, bias_shape)};
+  return {};
+}
+
 // The gradients of x, weight and bias (the inputs of `context`) of out = x @ weight^T + bias,
 // given the gradient of out.
 std::vector<Tensor> linear_gradients(const GradContext& context, const Tensor& grad_out,
                                      const Tensor& x, const Tensor& weight) {
-  const MatrixOperand grad = as_folded_matrix(grad_out);
-  const MatrixOperand w_matrix{weight, weight.size(0), weight.size(1), 0};
   Tensor grad_x;
-  Tensor grad_weight;
-  Tensor grad_bias;
   if (context.needs_grad(0)) {  // dx = dy @ W
     grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
-    gemm_into(grad, Transpose::kNo, w_matrix, Transpose::kNo, grad_x, 1, 0.0f);
+    gemm_into(as_folded_matrix(grad_out), Transpose::kNo, as_weight(weight), Transpose::kNo,
+              grad_x, 1, 0.0f);
   }
-  if (context.needs_grad(1)) {  // dW = dy^T @ x
-    grad_weight = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
-    gemm_into(grad, Transpose::kYes, as_folded_matrix(x), Transpose::kNo, grad_weight, 1, 0.0f);
-  }
-  if (context.needs_grad(2)) grad_bias = sum_to(grad_out, Shape{weight.size(0)});
+  auto [grad_weight, grad_bias] = parameter_gradients(context, 1, grad_out, x, weight);
   return {grad_x, grad_weight, grad_bias};
 }
 
@@ -186,6 +215,63 @@ Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                 backend_for(grad_pre.device())
                     .unary_backward(UnaryOp::kGelu, context.grad(), pre_activation, out, grad_pre);
                 return linear_gradients(context, grad_pre, x, weight);
+              });
+  }
+  return out;
+}
+
+Tensor feed_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
+                    const Tensor& b2) {
+  check_linear_operands("feed_forward", x, w1, b1);
+  check_matmul_operands("feed_forward", x, w2);
+  checks::rank("feed_forward", w2, 2, "w2");
+  HIVE_REQUIRE(w2.size(1) == w1.size(0), "feed_forward: w1 has shape ", w1.shape(),
+               " but w2 has shape ", w2.shape(), "; expected w2 [out, ", w1.size(0), "]");
+  if (b2.defined()) {
+    check_matmul_operands("feed_forward", x, b2);
+    HIVE_REQUIRE(b2.rank() == 1 && b2.size(0) == w2.size(0), "feed_forward: b2 has shape ",
+                 b2.shape(), ", expected [", w2.size(0), "] for w2 of shape ", w2.shape());
+  }
+  const Shape hidden_shape = x.shape().with(x.rank() - 1, w1.size(0));
+  Tensor hidden = Tensor::empty(hidden_shape, x.dtype(), x.device());
+  const bool record = should_record({&x, &w1, &b1, &w2, &b2});
+  // Only a backward needs the value before the GELU.
+  const Tensor pre_activation =
+      record ? Tensor::empty(hidden_shape, x.dtype(), x.device()) : Tensor();
+  gemm_into(as_folded_matrix(x), Transpose::kNo, as_weight(w1), Transpose::kYes, hidden, 1, 0.0f,
+            b1, GemmEpilogue::kGelu, pre_activation);
+  Tensor out = Tensor::empty(x.shape().with(x.rank() - 1, w2.size(0)), x.dtype(), x.device());
+  gemm_into(as_folded_matrix(hidden), Transpose::kNo, as_weight(w2), Transpose::kYes, out, 1, 0.0f,
+            b2);
+
+  if (record) {
+    record_op("feed_forward", {&x, &w1, &b1, &w2, &b2}, {&out},
+              [x = x.detach(), w1 = w1.detach(), w2 = w2.detach(), hidden, pre_activation](
+                  const GradContext& context) -> std::vector<Tensor> {
+                const Tensor& grad = context.grad();
+                auto [grad_w2, grad_b2] = parameter_gradients(context, 3, grad, hidden, w2);
+                Tensor grad_x;
+                Tensor grad_w1;
+                Tensor grad_b1;
+                if (context.needs_grad(0) || context.needs_grad(1) || context.needs_grad(2)) {
+                  // dpre = (dy @ W2) * gelu'(pre) in one product, which also sums db1 = the
+                  // column sums of dpre when it is needed.
+                  Tensor grad_pre = Tensor::empty(pre_activation.shape(), pre_activation.dtype(),
+                                                  pre_activation.device());
+                  if (context.needs_grad(2)) {
+                    grad_b1 = Tensor::empty(Shape{w1.size(0)}, w1.dtype(), w1.device());
+                  }
+                  gemm_into(as_folded_matrix(grad), Transpose::kNo, as_weight(w2), Transpose::kNo,
+                            grad_pre, 1, 0.0f, Tensor(), GemmEpilogue::kGeluBackwardBiasGradient,
+                            pre_activation, grad_b1);
+                  if (context.needs_grad(0)) {  // dx = dpre @ W1
+                    grad_x = Tensor::empty(x.shape(), x.dtype(), x.device());
+                    gemm_into(as_folded_matrix(grad_pre), Transpose::kNo, as_weight(w1),
+                              Transpose::kNo, grad_x, 1, 0.0f);
+                  }
+                  if (context.needs_grad(1)) grad_w1 = weight_gradient(grad_pre, x, w1);
+                }
+                return {grad_x, grad_w1, grad_b1, grad_w2, grad_b2};
               });
   }
   return out;

@@ -19,6 +19,15 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // the backward), so the [..., out] activation is not written and read back once more.
 Tensor linear_gelu(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
+// linear(linear_gelu(x, w1, b1), w2, b2), the two-layer feed-forward block: w1 [hidden, in],
+// w2 [out, hidden], biases [hidden] and [out] or undefined; returns [..., out]. The same
+// values as that composition (on the CPU bit for bit), in fewer passes: one autograd node
+// whose backward carries dy through W2 and the GELU's derivative in one product (the
+// kGeluBackwardBiasGradient epilogue, which also sums b1's gradient), and takes each bias
+// gradient from its weight gradient's product (kBiasGradient).
+Tensor feed_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
+                    const Tensor& b2);
+
 // Swaps the last two axes (a copy, since tensors are contiguous).
 Tensor transpose(const Tensor& x);
 

@@ -1,5 +1,6 @@
 // The CUDA matrix products (cuBLASLt) and transpose against the CPU backend: plain, batched and
-// shared-operand matmul, linear with and without bias, empty products, forward and backward.
+// shared-operand matmul, linear with and without bias, feed_forward, the backward epilogues
+// (fused by cuBLASLt and unfused), empty products, forward and backward.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/core/backend.h"
 #include "engine/ops/matmul.h"
 #include "tests/cuda/cuda_test_util.h"
 #include "tests/engine/test_util.h"
@@ -108,6 +110,103 @@ TEST_F(MatmulKernelsTest, LinearGeluMatchesCpuFusedAndUnfused) {
   const LinearCase cases[] = {{Shape{37, 129}, 64}, {Shape{2, 37, 129}, 65},
                               {Shape{128, 256}, 512}, {Shape{129}, 7}, {Shape{5, 0}, 16}};
   expect_layers_match_cpu(&linear_gelu, cases, 400);
+}
+
+TEST_F(MatmulKernelsTest, FeedForwardMatchesCpuFusedAndUnfused) {
+  // Hidden widths divisible by 8 take cuBLASLt's DGELU_BGRAD in the backward; 13 and 7 take the
+  // product followed by the GELU-derivative and column-sum kernels. Each weight gradient with
+  // its bias takes BGRADB.
+  const TensorFunction with_biases = [](const std::vector<Tensor>& in) {
+    return feed_forward(in[0], in[1], in[2], in[3], in[4]);
+  };
+  const TensorFunction without_biases = [](const std::vector<Tensor>& in) {
+    return feed_forward(in[0], in[1], Tensor(), in[2], Tensor());
+  };
+  struct Case {
+    Shape x;
+    int64_t hidden;
+    int64_t out;
+  };
+  const Case cases[] = {{Shape{37, 64}, 256, 64}, {Shape{2, 9, 24}, 13, 24}, {Shape{1, 16}, 64, 8},
+                        {Shape{129}, 7, 5}};
+  uint64_t seed = 500;
+  for (const DType dtype : kFloatTypes) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(::testing::Message() << dtype << " x " << c.x << " via " << c.hidden << " to "
+                                        << c.out);
+      const Tensor x = random_input(c.x, seed, dtype);
+      const Tensor w1 = random_input(Shape{c.hidden, c.x[c.x.rank() - 1]}, seed + 1, dtype, 0.3f);
+      const Tensor b1 = random_input(Shape{c.hidden}, seed + 2, dtype);
+      const Tensor w2 = random_input(Shape{c.out, c.hidden}, seed + 3, dtype, 0.3f);
+      const Tensor b2 = random_input(Shape{c.out}, seed + 4, dtype);
+      seed += 5;
+      expect_matches_cpu(with_biases, {x, w1, b1, w2, b2}, tolerance_for(dtype));
+      expect_matches_cpu(without_biases, {x, w1, w2}, tolerance_for(dtype));
+    }
+  }
+}
+
+// One product with a backward epilogue on `device`, from CPU operands; returns out and
+// bias_grad (undefined without one) on the CPU. Outputs are fresh, so poisoned on the GPU.
+std::pair<Tensor, Tensor> run_backward_epilogue(Device device, const GemmArgs& cpu_args) {
+  GemmArgs args = cpu_args;
+  args.a = cpu_args.a.to(device);
+  args.b = cpu_args.b.to(device);
+  args.out = Tensor::empty(cpu_args.out.shape(), cpu_args.out.dtype(), device);
+  if (cpu_args.pre_activation.defined()) args.pre_activation = cpu_args.pre_activation.to(device);
+  if (cpu_args.bias_grad.defined()) {
+    args.bias_grad = Tensor::empty(cpu_args.bias_grad.shape(), cpu_args.bias_grad.dtype(), device);
+  }
+  backend_for(device).gemm(args);
+  return {args.out.to(Device::cpu()),
+          args.bias_grad.defined() ? args.bias_grad.to(Device::cpu()) : Tensor()};
+}
+
+TEST_F(MatmulKernelsTest, BackwardEpiloguesMatchCpuFusedAndUnfused) {
+  struct Case {
+    GemmEpilogue epilogue;
+    Transpose transpose_a;
+    int64_t m, k, n;
+    float alpha;
+    bool bias_grad;
+  };
+  const Case cases[] = {
+      {GemmEpilogue::kBiasGradient, Transpose::kYes, 64, 37, 129, 1.0f, true},   // BGRADB
+      {GemmEpilogue::kBiasGradient, Transpose::kNo, 33, 20, 16, 1.0f, true},     // a not transposed
+      {GemmEpilogue::kBiasGradient, Transpose::kYes, 8, 5, 24, 0.5f, true},      // alpha: unfused
+      {GemmEpilogue::kGeluBackwardBiasGradient, Transpose::kNo, 37, 64, 128, 1.0f, true},
+      {GemmEpilogue::kGeluBackwardBiasGradient, Transpose::kNo, 37, 64, 128, 1.0f, false},
+      {GemmEpilogue::kGeluBackwardBiasGradient, Transpose::kNo, 1, 16, 13, 1.0f, true},  // ld 13
+      {GemmEpilogue::kGeluBackwardBiasGradient, Transpose::kYes, 9, 0, 16, 1.0f, true},  // k 0
+  };
+  uint64_t seed = 600;
+  for (const DType dtype : kFloatTypes) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(::testing::Message() << dtype << " epilogue " << static_cast<int>(c.epilogue)
+                                        << " m " << c.m << " k " << c.k << " n " << c.n);
+      GemmArgs args;
+      args.epilogue = c.epilogue;
+      args.transpose_a = c.transpose_a;
+      args.m = c.m;
+      args.k = c.k;
+      args.n = c.n;
+      args.alpha = c.alpha;
+      args.a = random_input(c.transpose_a == Transpose::kYes ? Shape{c.k, c.m} : Shape{c.m, c.k},
+                            seed, dtype);
+      args.b = random_input(Shape{c.k, c.n}, seed + 1, dtype);
+      args.out = Tensor::empty(Shape{c.m, c.n}, dtype);
+      if (c.epilogue == GemmEpilogue::kGeluBackwardBiasGradient) {
+        args.pre_activation = random_input(Shape{c.m, c.n}, seed + 2, dtype);
+      }
+      const int64_t bias_length = c.epilogue == GemmEpilogue::kBiasGradient ? c.m : c.n;
+      if (c.bias_grad) args.bias_grad = Tensor::empty(Shape{bias_length}, dtype);
+      seed += 3;
+      const auto [cpu_out, cpu_bias_grad] = run_backward_epilogue(Device::cpu(), args);
+      const auto [gpu_out, gpu_bias_grad] = run_backward_epilogue(gpu(), args);
+      expect_relative_close(gpu_out, cpu_out, tolerance_for(dtype));
+      if (c.bias_grad) expect_relative_close(gpu_bias_grad, cpu_bias_grad, tolerance_for(dtype));
+    }
+  }
 }
 
 TEST_F(MatmulKernelsTest, LinearWithNoInputFeaturesGivesTheBias) {
