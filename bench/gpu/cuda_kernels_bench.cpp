@@ -187,6 +187,32 @@ void LinearForwardBackward(benchmark::State& state, hive::DType dtype, int64_t r
   });
 }
 
+// feed_forward(x [rows, in], W1 [hidden, in], b1, W2 [in, hidden], b2): linear -> GELU -> linear
+// as one op (the ffn expert's block without its residual and norm), everything requiring grad,
+// forward and backward of a fixed random output gradient. The backward's products carry the
+// GELU's derivative and both bias gradients as cuBLASLt epilogues (DGELU_BGRAD, BGRADB).
+void FeedForwardForwardBackward(benchmark::State& state, hive::DType dtype, int64_t rows,
+                                int64_t in, int64_t hidden) {
+  guarded(state, [&] {
+    hive::Generator generator(kSeed);
+    const hive::Tensor x = random_on_gpu(hive::Shape{rows, in}, generator, dtype);
+    const hive::Tensor w1 = random_on_gpu(hive::Shape{hidden, in}, generator, dtype);
+    const hive::Tensor b1 = random_on_gpu(hive::Shape{hidden}, generator, dtype);
+    const hive::Tensor w2 = random_on_gpu(hive::Shape{in, hidden}, generator, dtype);
+    const hive::Tensor b2 = random_on_gpu(hive::Shape{in}, generator, dtype);
+    const hive::Tensor probe = random_on_gpu(hive::Shape{rows, in}, generator, dtype);
+    for (const hive::Tensor* leaf : {&x, &w1, &b1, &w2, &b2}) {
+      leaf->set_requires_grad(hive::RequiresGrad::kYes);
+    }
+    time_passes(state, [&] {
+      for (const hive::Tensor* leaf : {&x, &w1, &b1, &w2, &b2}) leaf->zero_grad();
+      hive::feed_forward(x, w1, b1, w2, b2).backward(probe);
+    });
+    state.SetItemsProcessed(state.iterations() * rows);
+    set_flops(state, with_backward(2.0 * gemm_flops(rows, in, hidden)));
+  });
+}
+
 // layer_norm over the last axis of x [rows, features] (weight 1, bias 0, eps 1e-5), forward only.
 // Bytes: read x, write out (the [features] parameters and f32 [rows] statistics are not counted).
 void LayerNormForward(benchmark::State& state, hive::DType dtype, int64_t rows, int64_t features) {
@@ -404,8 +430,8 @@ void AttentionForwardBackward(benchmark::State& state, int64_t batch, int64_t se
 // (moe_dispatch), all experts at once (nn::forward_grouped: grouped GEMMs, one GELU, one layer
 // norm), weighted sums back into row order (moe_combine); then backward of a fixed random output
 // gradient. x requires grad. f32: with bf16 inputs the layers would compute in bf16 against f32
-// master weights, casting each expert's parameters (six small casts per expert), a case of its
-// own still to add.
+// master weights (their parameters cast in a few multi-tensor launches), a case of its own still
+// to add.
 // FLOPs: the experts' two GEMMs for tokens * k rows, times 3 for backward (the gate's
 // [d_model -> 16] GEMM, GELU, LayerNorm, dispatch and combine are not counted).
 void LocalMoeForwardBackward(benchmark::State& state, int64_t tokens, int64_t d_model,
@@ -457,6 +483,8 @@ void register_cases() {
         [dtype](State& s) { LinearForward(s, dtype, 16384, 1024, 4096); });
     add("LinearForwardBackward" + tag + "/rows:16384/in:1024/out:4096", kMs,
         [dtype](State& s) { LinearForwardBackward(s, dtype, 16384, 1024, 4096); });
+    add("FeedForwardForwardBackward" + tag + "/rows:16384/in:1024/hidden:4096", kMs,
+        [dtype](State& s) { FeedForwardForwardBackward(s, dtype, 16384, 1024, 4096); });
     add("LayerNormForward" + tag + "/rows:16384/features:1024", kMs,
         [dtype](State& s) { LayerNormForward(s, dtype, 16384, 1024); });
     add("LayerNormForwardBackward" + tag + "/rows:16384/features:1024", kMs,

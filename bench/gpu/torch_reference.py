@@ -33,10 +33,12 @@ CASES = [
     "DeviceCopy/mib:1024",
     "LinearForward/dtype:f32/rows:16384/in:1024/out:4096",
     "LinearForwardBackward/dtype:f32/rows:16384/in:1024/out:4096",
+    "FeedForwardForwardBackward/dtype:f32/rows:16384/in:1024/hidden:4096",
     "LayerNormForward/dtype:f32/rows:16384/features:1024",
     "LayerNormForwardBackward/dtype:f32/rows:16384/features:1024",
     "LinearForward/dtype:bf16/rows:16384/in:1024/out:4096",
     "LinearForwardBackward/dtype:bf16/rows:16384/in:1024/out:4096",
+    "FeedForwardForwardBackward/dtype:bf16/rows:16384/in:1024/hidden:4096",
     "LayerNormForward/dtype:bf16/rows:16384/features:1024",
     "LayerNormForwardBackward/dtype:bf16/rows:16384/features:1024",
     "SoftmaxForwardBackward/dtype:f32/rows:8192/classes:32000",
@@ -108,6 +110,21 @@ def linear_forward_backward(dtype, rows, in_features, out_features):
     bias = randn(out_features, dtype=dtype, requires_grad=True)
     probe = randn(rows, out_features, dtype=dtype)
     return forward_backward(lambda: F.linear(x, weight, bias), [x, weight, bias], probe)
+
+
+def feed_forward_forward_backward(dtype, rows, in_features, hidden):
+    """hive's feed_forward: Linear(in, hidden) -> GELU (tanh) -> Linear(hidden, in), every
+    tensor requiring grad, backward of a probe."""
+    x = randn(rows, in_features, dtype=dtype, requires_grad=True)
+    w1 = randn(hidden, in_features, dtype=dtype, requires_grad=True)
+    b1 = randn(hidden, dtype=dtype, requires_grad=True)
+    w2 = randn(in_features, hidden, dtype=dtype, requires_grad=True)
+    b2 = randn(in_features, dtype=dtype, requires_grad=True)
+    probe = randn(rows, in_features, dtype=dtype)
+
+    def forward():
+        return F.linear(F.gelu(F.linear(x, w1, b1), approximate="tanh"), w2, b2)
+    return forward_backward(forward, [x, w1, b1, w2, b2], probe)
 
 
 def layer_norm_leaves(dtype, rows, features, requires_grad):
@@ -313,6 +330,8 @@ def build_case(name, adam_fused=False):
         "LinearForward": lambda: linear_forward(dtype, a["rows"], a["in"], a["out"]),
         "LinearForwardBackward":
             lambda: linear_forward_backward(dtype, a["rows"], a["in"], a["out"]),
+        "FeedForwardForwardBackward":
+            lambda: feed_forward_forward_backward(dtype, a["rows"], a["in"], a["hidden"]),
         "LayerNormForward": lambda: layer_norm_forward(dtype, a["rows"], a["features"]),
         "LayerNormForwardBackward":
             lambda: layer_norm_forward_backward(dtype, a["rows"], a["features"]),
