@@ -69,21 +69,12 @@ const BackendDescriptor& build_forward_graph(std::deque<BackendDescriptor>& owne
   const std::array<int64_t, 4> row_dims{b, h, sq, 1};
   const std::array<int64_t, 4> row_strides{h * sq, sq, 1, 1};
 
-  const auto& scores = g.intermediate(scores_dims, scores_strides);
-  g.matmul(q, k_t, scores);
-  const auto& scaled = g.intermediate(scores_dims, scores_strides);
-  g.pointwise(CUDNN_POINTWISE_MUL, scores, &scale, scaled);
-  const BackendDescriptor* logits = &scaled;
-  if (has_bias) {
-    const auto& bias = g.tensor(kBias, io_type, {b, 1, 1, sk}, {sk, sk, sk, 1});
-    const auto& biased = g.intermediate(scores_dims, scores_strides);
-    g.pointwise(CUDNN_POINTWISE_ADD, scaled, &bias, biased);
-    logits = &biased;
-  }
+  const BackendDescriptor& logits =
+      add_logits(g, q, k_t, scale, has_bias, kBias, io_type, scores_dims, scores_strides);
   const auto& row_max = g.intermediate(row_dims, row_strides);
-  g.reduction(CUDNN_REDUCE_TENSOR_MAX, *logits, row_max);
+  g.reduction(CUDNN_REDUCE_TENSOR_MAX, logits, row_max);
   const auto& shifted = g.intermediate(scores_dims, scores_strides);
-  g.pointwise(CUDNN_POINTWISE_SUB, *logits, &row_max, shifted);
+  g.pointwise(CUDNN_POINTWISE_SUB, logits, &row_max, shifted);
   const auto& exponentials = g.intermediate(scores_dims, scores_strides);
   g.pointwise(CUDNN_POINTWISE_EXP, shifted, nullptr, exponentials);
   const auto& row_sum = g.intermediate(row_dims, row_strides);

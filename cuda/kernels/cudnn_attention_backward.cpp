@@ -121,19 +121,10 @@ const BackendDescriptor& build_backward_graph(std::deque<BackendDescriptor>& own
   g.pointwise(CUDNN_POINTWISE_MUL, row_sums, &one, row_dot);
 
   // P = exp(scale Q K^T + bias - stats).
-  const auto& scores = g.intermediate(scores_dims, scores_strides);
-  g.matmul(q, k_t, scores);
-  const auto& scaled = g.intermediate(scores_dims, scores_strides);
-  g.pointwise(CUDNN_POINTWISE_MUL, scores, &scale, scaled);
-  const BackendDescriptor* logits = &scaled;
-  if (has_bias) {
-    const auto& bias = g.tensor(kBias, io_type, {b, 1, 1, sk}, {sk, sk, sk, 1});
-    const auto& biased = g.intermediate(scores_dims, scores_strides);
-    g.pointwise(CUDNN_POINTWISE_ADD, scaled, &bias, biased);
-    logits = &biased;
-  }
+  const BackendDescriptor& logits =
+      add_logits(g, q, k_t, scale, has_bias, kBias, io_type, scores_dims, scores_strides);
   const auto& shifted = g.intermediate(scores_dims, scores_strides);
-  g.pointwise(CUDNN_POINTWISE_SUB, *logits, &stats, shifted);
+  g.pointwise(CUDNN_POINTWISE_SUB, logits, &stats, shifted);
   const auto& probabilities = g.intermediate(scores_dims, scores_strides);
   g.pointwise(CUDNN_POINTWISE_EXP, shifted, nullptr, probabilities);
 

@@ -178,4 +178,22 @@ void execute_plan(CudnnHandle& handle, const FusedPlan& plan, int device,
   HIVE_CUDNN_CHECK(cudnnBackendExecute(handle.handle, plan.plan.get(), variants.get()));
 }
 
+const BackendDescriptor& add_logits(GraphBuilder& g, const BackendDescriptor& q,
+                                    const BackendDescriptor& k_t, const BackendDescriptor& scale,
+                                    bool has_bias, int64_t bias_uid, cudnnDataType_t io_type,
+                                    std::array<int64_t, 4> scores_dims,
+                                    std::array<int64_t, 4> scores_strides) {
+  const auto& scores = g.intermediate(scores_dims, scores_strides);
+  g.matmul(q, k_t, scores);
+  const auto& scaled = g.intermediate(scores_dims, scores_strides);
+  g.pointwise(CUDNN_POINTWISE_MUL, scores, &scale, scaled);
+  if (!has_bias) return scaled;
+  const int64_t b = scores_dims[0];
+  const int64_t sk = scores_dims[3];
+  const auto& bias = g.tensor(bias_uid, io_type, {b, 1, 1, sk}, {sk, sk, sk, 1});
+  const auto& biased = g.intermediate(scores_dims, scores_strides);
+  g.pointwise(CUDNN_POINTWISE_ADD, scaled, &bias, biased);
+  return biased;
+}
+
 }  // namespace hive::cuda

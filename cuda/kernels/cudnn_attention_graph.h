@@ -93,6 +93,15 @@ class GraphBuilder {
   int64_t next_virtual_ = 100;  // above every non-virtual uid either graph uses
 };
 
+// Adds the logits both graphs start from, scale * (Q K^T) + bias, [b, h, s_q, s_k] in f32 (on
+// chip), and returns them: q [b, h, s_q, d] and k_t [b, h, d, s_k] tensors, scale the by-value
+// scalar; the key bias, [b, 1, 1, s_k] in io_type under uid `bias_uid`, only when `has_bias`.
+const BackendDescriptor& add_logits(GraphBuilder& g, const BackendDescriptor& q,
+                                    const BackendDescriptor& k_t, const BackendDescriptor& scale,
+                                    bool has_bias, int64_t bias_uid, cudnnDataType_t io_type,
+                                    std::array<int64_t, 4> scores_dims,
+                                    std::array<int64_t, 4> scores_strides);
+
 // The first engine configuration cuDNN's heuristics (mode A) offer that finalizes into a plan
 // for `graph`, stored in `result`. Throws hive::Error saying why when none does.
 void finalize_plan(const BackendDescriptor& graph, cudnnHandle_t handle, FusedPlan& result);
