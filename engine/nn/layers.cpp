@@ -34,10 +34,6 @@ Tensor Linear::forward(const Tensor& x) {
   return linear(x, in_compute_dtype(weight_, x), in_compute_dtype(bias_, x));
 }
 
-Tensor Linear::forward_gelu(const Tensor& x) {
-  return linear_gelu(x, in_compute_dtype(weight_, x), in_compute_dtype(bias_, x));
-}
-
 LayerNorm::LayerNorm(int64_t features, float eps) : eps_(eps) {
   HIVE_REQUIRE(features > 0, "LayerNorm: features must be positive, got ", features);
   weight_ = register_parameter("weight", Tensor::ones(Shape{features}));

@@ -26,8 +26,6 @@ class Linear : public UnaryModule {
  public:
   Linear(int64_t in_features, int64_t out_features, Generator& generator, Bias bias = Bias::kYes);
   Tensor forward(const Tensor& x) override;
-  // gelu(forward(x)) with the GELU fused into the product (linear_gelu).
-  Tensor forward_gelu(const Tensor& x);
   const Tensor& weight() const { return weight_; }
   const Tensor& bias() const { return bias_; }  // undefined without bias
 
