@@ -36,9 +36,12 @@ run() {
 train_args=("$@")
 run all_servers_healthy
 run ten_percent_of_calls_fail "SERVER_FLAGS=--fail-fraction 0.1"
-# Halfway through the healthy run's training time, measured above.
-half=$(sed -n 's/.*"wall_seconds": \([0-9.]*\).*/\1/p' <<<"${results[0]}")
-run one_server_killed_halfway "KILL_SERVER_AFTER_S=$(awk -v h="$half" 'BEGIN { printf "%.1f", h / 2 }')"
+# Killed once half the epochs are done (hive train's default is 8; the last --epochs given wins).
+epochs=8
+for ((i = 0; i + 1 < ${#train_args[@]}; ++i)); do
+  [[ "${train_args[i]}" == "--epochs" ]] && epochs="${train_args[i + 1]}"
+done
+run one_server_killed_halfway "KILL_SERVER_AFTER_EPOCH=$((epochs / 2 > 0 ? epochs / 2 : 1))"
 
 mkdir -p bench/results
 {

@@ -8,8 +8,8 @@
 #
 # Environment (defaults in brackets): SERVERS [4], EXPERTS_PER_SERVER [16], GRID [8x8],
 # HIDDEN [64], SERVER_LR [5e-4], SERVER_FLAGS (extra `hive serve` flags, e.g.
-# "--fail-fraction 0.1"), KILL_SERVER_AFTER_S (SIGKILL the last server this many seconds after
-# training starts), LOG_DIR [a fresh temporary directory: every process's stderr].
+# "--fail-fraction 0.1"), KILL_SERVER_AFTER_EPOCH (SIGKILL the last server once the trainer
+# has finished this epoch), LOG_DIR [a fresh temporary directory: every process's stderr].
 set -euo pipefail
 
 hive="$1"
@@ -59,20 +59,27 @@ for ((server = 0; server < servers; ++server)); do
 done
 echo "swarm: $servers servers with $experts_per_server experts each on a $grid grid" >&2
 
-"$hive" train --initial-peers "$initial_peers" --grid "$grid" --hidden "$hidden" "$@" &
-trainer=$!
-if [[ -n "${KILL_SERVER_AFTER_S:-}" ]]; then
-  # The one timed action: a fault injected at a wall-clock moment, not a synchronization.
-  # Announced on stdout, among the trainer's lines, so a test can see it came before the end.
-  # The subshell takes its sleep down with it when stop_all ends it early.
+if [[ -z "${KILL_SERVER_AFTER_EPOCH:-}" ]]; then
+  "$hive" train --initial-peers "$initial_peers" --grid "$grid" --hidden "$hidden" "$@" &
+else
+  # The fault lands at a point in training, not at a clock time: the trainer's progress lines
+  # (stderr) pass through a reader that SIGKILLs the last server once epoch
+  # KILL_SERVER_AFTER_EPOCH has ended, and says so on stdout among the trainer's lines, so a
+  # test can see it came before the end. (Through a pipe the progress bar logs lines instead of
+  # redrawing one.)
   victim="${pids[-1]}"
-  (
-    sleep "$KILL_SERVER_AFTER_S" &
-    timer=$!
-    trap 'kill "$timer" 2>/dev/null; exit 0' TERM
-    wait "$timer"
-    kill -KILL "$victim" 2>/dev/null && echo "swarm: killed the last server (pid $victim)"
-  ) &
-  pids+=($!)
+  kill_after_epoch() {
+    local line killed=false
+    while IFS= read -r line; do
+      printf '%s\n' "$line" >&2
+      if [[ $killed == false && "$line" == "epoch $KILL_SERVER_AFTER_EPOCH/"*" test_acc "* ]]; then
+        killed=true
+        kill -KILL "$victim" 2>/dev/null && echo "swarm: killed the last server (pid $victim) after epoch $KILL_SERVER_AFTER_EPOCH"
+      fi
+    done
+  }
+  "$hive" train --initial-peers "$initial_peers" --grid "$grid" --hidden "$hidden" "$@" \
+    2> >(kill_after_epoch) &
 fi
+trainer=$!
 wait "$trainer"

@@ -5,7 +5,7 @@
 #   tests/demo/swarm_scenario_test.sh HIVE_BINARY MIN_ACCURACY [hive train options...]
 #
 # The scenario's faults come from the environment that tools/swarm.sh reads (SERVER_FLAGS,
-# KILL_SERVER_AFTER_S, ...).
+# KILL_SERVER_AFTER_EPOCH, ...).
 set -euo pipefail
 
 hive="$1"
@@ -19,7 +19,7 @@ if [[ -z "$accuracy" ]]; then
   echo "FAIL: the trainer printed no test_accuracy line" >&2
   exit 1
 fi
-if [[ -n "${KILL_SERVER_AFTER_S:-}" ]] && ! grep -q "^swarm: killed" <<<"$output"; then
+if [[ -n "${KILL_SERVER_AFTER_EPOCH:-}" ]] && ! grep -q "^swarm: killed" <<<"$output"; then
   echo "FAIL: the server was not killed while the trainer ran (training ended first?)" >&2
   exit 1
 fi
