@@ -92,8 +92,27 @@ void DhtProtocol::call_find(const NodeInfo& to, std::vector<DhtId> keys, Callbac
   call<FindResponse>(to.address, kFindMethod, encode_find_request(request), to.id, std::move(done));
 }
 
+void DhtProtocol::check_sender(const std::optional<NodeInfo>& sender, const DhtRequest& request) {
+  if (!sender) return;
+  const NodeInfo claimed = observed(*sender, request);
+  if (const auto known = routing_table_.find(claimed.id); known && known->address == claimed.address) {
+    heard_from(claimed);
+    return;
+  }
+  if (checking_senders_.size() >= options_.max_sender_checks) {
+    ++stats_.sender_checks_skipped;
+    return;
+  }
+  if (!checking_senders_.insert(claimed.address).second) return;  // its answer is awaited
+  ++stats_.sender_checks;
+  // The answer adds the responder under the id it gives (call_ping).
+  call_ping(claimed.address,
+            [this, address = claimed.address](net::Result<PingResponse>) { checking_senders_.erase(address); });
+}
+
 void DhtProtocol::heard_from(const NodeInfo& node) {
   const AddResult added = routing_table_.add_or_update(node.id, node.address, clock_.now());
+  if (added.outcome == AddOutcome::kAdded && on_node_added_) on_node_added_(node);
   if (added.outcome != AddOutcome::kBucketFullPingOldest) return;
   // Ping-before-evict: the oldest node keeps its place if it still answers.
   const RoutingEntry oldest = *added.to_ping;
@@ -123,7 +142,6 @@ std::optional<Request> DhtProtocol::accept(const DhtRequest& incoming) {
     return std::nullopt;
   }
   ++stats_.requests_served;
-  if (request.value().sender) heard_from(observed(*request.value().sender, incoming));
   return std::move(request).value();
 }
 
@@ -131,6 +149,7 @@ void DhtProtocol::serve_ping(DhtRequest incoming) {
   std::optional<PingRequest> request = accept<PingRequest>(incoming);
   if (!request) return;
   incoming.respond(encode_ping_response(PingResponse{self_, clock_.now()}));
+  check_sender(request->sender, incoming);
 }
 
 void DhtProtocol::serve_store(DhtRequest incoming) {
@@ -141,6 +160,7 @@ void DhtProtocol::serve_store(DhtRequest incoming) {
   response.outcomes.reserve(store.items.size());
   for (StoreItem& item : store.items) response.outcomes.push_back(store_local(std::move(item), store.in_cache));
   incoming.respond(encode_store_response(response));
+  check_sender(store.sender, incoming);
 }
 
 StoreItemOutcome DhtProtocol::store_local(StoreItem item, bool in_cache) {
@@ -185,6 +205,7 @@ void DhtProtocol::serve_find(DhtRequest incoming) {
   response.records.reserve(find.keys.size());
   for (const DhtId& key : find.keys) response.records.push_back(find_local(key, asker));
   incoming.respond(encode_find_response(response));
+  check_sender(find.sender, incoming);
 }
 
 }  // namespace hive::dht

@@ -1,23 +1,29 @@
 // One DHT node's RPC layer (hivemind's DHTProtocol): it serves dht.ping, dht.store and dht.find
 // over the endpoint's datagram RPC (replies too large for a datagram move to TCP), calls them on
-// other nodes, and keeps the routing table current from both: every node that sends a request
-// (with its NodeInfo) or answers one is added or refreshed; a full bucket pings its least
-// recently seen node and drops it if it does not answer; a node that fails a call is dropped
-// and backed off (PeerHealth), and every answer's round trip feeds the adaptive timeouts that
-// lookups (dht/node/lookup.h) use.
+// other nodes, and keeps the routing table current from both: every node that answers a call is
+// added or refreshed; a full bucket pings its least recently seen node and drops it if it does
+// not answer; a node that fails a call is dropped and backed off (PeerHealth), and every
+// answer's round trip feeds the adaptive timeouts that lookups (dht/node/lookup.h) use.
+//
+// The sender a request names is a claim, and a datagram's source address can be forged: a
+// sender already in the table at that address is refreshed, any other is pinged there first and
+// enters the table only with the answer (which names the responder's own id). So a forged
+// request cannot put a node into the table at someone else's address, nor point a known id at
+// a new one, and the table only holds addresses that answered. Ids are not bound to keys: a
+// node may still choose its own id (as in hivemind and OpenDHT).
 //
 // In client mode the node serves nothing and never names itself in requests, so it is never put
 // into others' routing tables (trainers behind NAT).
 //
 // Threads: the transport's thread only (handlers and callbacks run there). The network, the
 // scheduler and the clock are parameters: the same code runs on sockets and in simulation.
-// Datagram senders are not authenticated: a NodeInfo in a request is a claim.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "dht/core/dht_time.h"
@@ -38,6 +44,9 @@ struct ProtocolOptions {
   size_t depth_modulo = RoutingTable::kDefaultDepthModulo;
   // find answers carry this many nearest nodes per key.
   size_t nearest_per_find = RoutingTable::kDefaultBucketSize;
+  // Pings in flight to check the senders of requests (one per address); senders beyond this
+  // are not added (they will be on a later request, or when a lookup meets them).
+  size_t max_sender_checks = 64;
   // A peer whose clock differs by more than this (seen at ping) is logged as skewed.
   DhtTime max_clock_skew_ms = 5000;
   StorageLimits storage;
@@ -51,6 +60,8 @@ struct ProtocolStats {
   uint64_t requests_malformed = 0;
   uint64_t calls_failed = 0;
   uint64_t peers_with_skewed_clocks = 0;
+  uint64_t sender_checks = 0;          // pings sent to check a request's sender
+  uint64_t sender_checks_skipped = 0;  // max_sender_checks were in flight
 };
 
 class DhtProtocol {
@@ -74,6 +85,10 @@ class DhtProtocol {
                   Callback<StoreResponse> done);
   void call_find(const NodeInfo& to, std::vector<DhtId> keys, Callback<FindResponse> done);
 
+  // Called with every node that enters the routing table (not with one that is refreshed), once
+  // it has answered this node; one handler, replaced by the next call.
+  void on_node_added(std::function<void(const NodeInfo&)> handler) { on_node_added_ = std::move(handler); }
+
   // Stores one item into this node's storage (or cache), with the checks a peer's store gets.
   StoreItemOutcome store_local(StoreItem item, bool in_cache);
 
@@ -95,12 +110,15 @@ class DhtProtocol {
             std::optional<DhtId> callee, Callback<Response> done);
   std::optional<NodeInfo> sender() const;
 
-  // Decodes a request, answering a malformed one with its error; records a named sender.
+  // Decodes a request, answering a malformed one with its error.
   template <typename Request>
   std::optional<Request> accept(const DhtRequest& request);
   void serve_ping(DhtRequest request);
   void serve_store(DhtRequest request);
   void serve_find(DhtRequest request);
+  // After answering a request: refreshes its sender when known at the address the request came
+  // from, or pings that address to check the claim (see above).
+  void check_sender(const std::optional<NodeInfo>& sender, const DhtRequest& request);
   void heard_from(const NodeInfo& node);
   void failed(const DhtId& node);
   static NodeInfo observed(const NodeInfo& claimed, const DhtRequest& request);
@@ -116,6 +134,8 @@ class DhtProtocol {
   LocalStorage cache_;
   PeerHealth peer_health_;
   ProtocolStats stats_;
+  std::set<net::SocketAddress> checking_senders_;
+  std::function<void(const NodeInfo&)> on_node_added_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -1,6 +1,8 @@
 // DhtProtocol on real UDP sockets on loopback: ping, store and find between nodes, routing-table
-// upkeep from requests and answers, client mode, malformed requests, failed nodes dropped.
+// upkeep from requests and answers (a request's sender enters only once it answers a ping),
+// forged senders, client mode, malformed requests, failed nodes dropped.
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 
@@ -63,6 +65,36 @@ class DhtProtocolTest : public ::testing::Test {
     return loop_.run_sync([&] { return node.protocol->routing_table().find(other.info.id).has_value(); });
   }
 
+  // Runs `action` and waits until `node` adds `id` to its routing table: the sender of a request
+  // enters only once it has answered the ping that checks it, after the request's answer.
+  void expect_added_after(TestNode& node, const DhtId& id, const std::function<void()>& action) {
+    std::promise<void> added;
+    loop_.run_sync([&] {
+      node.protocol->on_node_added([&added, id, done = false](const NodeInfo& info) mutable {
+        if (info.id != id || done) return;
+        done = true;
+        added.set_value();
+      });
+    });
+    action();
+    const bool in_time = added.get_future().wait_for(10s) == std::future_status::ready;
+    loop_.run_sync([&] { node.protocol->on_node_added(nullptr); });
+    ASSERT_TRUE(in_time) << "node " << id.to_hex() << " was never added";
+  }
+
+  // A find request sent from `from`'s endpoint whose sender field claims `claimed`: what a
+  // forger can put in a datagram.
+  void send_find_claiming(TestNode& from, const NodeInfo& claimed, const TestNode& to) {
+    std::promise<net::Result<net::Reply>> reply;
+    loop_.run_sync([&] {
+      net::Message request;
+      request.metadata = encode_find_request(FindRequest{claimed, {DhtId::of_key("k")}});
+      from.endpoint.call_datagram(to.info.address, std::string(kFindMethod), request, {},
+                                  [&](net::Result<net::Reply> result) { reply.set_value(std::move(result)); });
+    });
+    ASSERT_TRUE(reply.get_future().get().is_ok());
+  }
+
   ManualClock clock_{kStart};
   net::EventLoop loop_;
   TestNode a_{loop_, clock_, 1};
@@ -71,16 +103,44 @@ class DhtProtocolTest : public ::testing::Test {
 };
 
 TEST_F(DhtProtocolTest, PingAddsCallerAndCalleeToEachOthersRoutingTables) {
-  auto pong = wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); });
-  ASSERT_TRUE(pong.is_ok()) << pong.status().to_string();
-  EXPECT_EQ(pong.value().responder, b_.info);
-  EXPECT_EQ(pong.value().dht_time, kStart);
-  EXPECT_TRUE(knows(a_, b_));
+  expect_added_after(b_, a_.info.id, [&] {
+    auto pong = wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); });
+    ASSERT_TRUE(pong.is_ok()) << pong.status().to_string();
+    EXPECT_EQ(pong.value().responder, b_.info);
+    EXPECT_EQ(pong.value().dht_time, kStart);
+    EXPECT_TRUE(knows(a_, b_));
+  });
   EXPECT_TRUE(knows(b_, a_));
+  EXPECT_EQ(loop_.run_sync([&] { return b_.protocol->stats().sender_checks; }), 1u);
+}
+
+TEST_F(DhtProtocolTest, SenderEntersUnderTheIdItAnswersWithNotTheOneItClaims) {
+  const DhtId forged_id = DhtId::of_key("an id that no node has");
+  // C's endpoint claims a made-up id at A's address; B checks the address the datagram came
+  // from (C's), and C answers that ping with its own id.
+  expect_added_after(b_, c_.info.id, [&] { send_find_claiming(c_, NodeInfo{forged_id, a_.info.address}, b_); });
+  EXPECT_TRUE(knows(b_, c_));
+  EXPECT_EQ(loop_.run_sync([&] { return b_.protocol->routing_table().find(c_.info.id)->address; }),
+            c_.info.address);
+  EXPECT_FALSE(loop_.run_sync([&] { return b_.protocol->routing_table().find(forged_id).has_value(); }));
+  EXPECT_FALSE(knows(b_, a_));
+}
+
+TEST_F(DhtProtocolTest, KnownIdClaimedFromAnotherAddressKeepsItsAddress) {
+  expect_added_after(b_, a_.info.id, [&] {
+    ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  });
+  // C claims to be A: B pings C's address, which answers as C.
+  expect_added_after(b_, c_.info.id, [&] { send_find_claiming(c_, a_.info, b_); });
+  EXPECT_EQ(loop_.run_sync([&] { return b_.protocol->routing_table().find(a_.info.id)->address; }),
+            a_.info.address);
+  EXPECT_TRUE(knows(b_, c_));
 }
 
 TEST_F(DhtProtocolTest, StoredValueIsFoundByAnotherNodeWithNearestNodesButNotTheAsker) {
-  ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  expect_added_after(b_, a_.info.id, [&] {
+    ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  });
   const DhtId key = DhtId::of_key("ffn.3.");
   StoreItem item{key, std::nullopt, bytes("expert"), kStart + 60'000, std::nullopt};
   auto stored = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
@@ -94,7 +154,7 @@ TEST_F(DhtProtocolTest, StoredValueIsFoundByAnotherNodeWithNearestNodesButNotThe
   ASSERT_TRUE(record.record.has_value());
   EXPECT_EQ(record.record->plain(), bytes("expert"));
   EXPECT_EQ(record.record->expiration, kStart + 60'000);
-  // B knows A and (now) C; C asked, so only A is offered.
+  // B knows A; C, which asked, is left out (and only being checked yet).
   ASSERT_EQ(record.nearest.size(), 1u);
   EXPECT_EQ(record.nearest[0], a_.info);
 }
@@ -151,7 +211,9 @@ TEST_F(DhtProtocolTest, OwnersSignedStoreIsFoundWithItsProofsAndOthersAreRefused
 }
 
 TEST_F(DhtProtocolTest, AbsentKeyIsAnsweredWithNearestNodes) {
-  ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  expect_added_after(b_, a_.info.id, [&] {
+    ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+  });
   auto found = wait_for<FindResponse>(
       [&](auto done) { c_.protocol->call_find(b_.info, {DhtId::of_key("nothing here")}, done); });
   ASSERT_TRUE(found.is_ok());
