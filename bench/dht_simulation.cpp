@@ -54,7 +54,9 @@ json to_json(const hive::dht::DhtNodeStats& stats) {
           {"stores", stats.stores},
           {"gets", stats.gets},
           {"gets_answered_locally", stats.gets_answered_locally},
-          {"cache_refreshes", stats.cache_refreshes}};
+          {"cache_refreshes", stats.cache_refreshes},
+          {"handoffs", stats.handoffs},
+          {"handed_off_items", stats.handed_off_items}};
 }
 
 json to_json(const hive::dht::sim::NetworkStats& network) {
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
   std::vector<double> churn_rates{0.01, 0.10};
   std::string json_path = HIVE_DHT_SIMULATION_JSON;
   bool verbose = false;
+  double late_joiner_fraction = 0.1;
   JoinStoreGetConfig join_config;
   ChurnConfig churn_config;
   auto number = [&](int& i) { return std::strtod(argv[++i], nullptr); };
@@ -115,6 +118,8 @@ int main(int argc, char** argv) {
     } else if (arg == "--bucket-refresh-s" && has_value) {
       const auto period = static_cast<hive::dht::DhtTime>(number(i) * 1000);
       join_config.node.bucket_refresh_period_ms = churn_config.node.bucket_refresh_period_ms = period;
+    } else if (arg == "--late-joiners" && has_value) {  // fraction of N joining after the stores
+      late_joiner_fraction = number(i);
     } else if (arg == "--verbose") {
       verbose = true;
     } else if (arg == "--json" && has_value) {
@@ -122,7 +127,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--nodes N] [--churn FRACTION_PER_MINUTE] [--churn-keys K] [--churn-minutes M]\n"
-                   "          [--join-interval-ms MS] [--bucket-refresh-s S] [--verbose] [--json PATH]\n",
+                   "          [--join-interval-ms MS] [--bucket-refresh-s S] [--late-joiners FRACTION]\n"
+                   "          [--verbose] [--json PATH]\n",
                    argv[0]);
       return 2;
     }
@@ -133,6 +139,7 @@ int main(int argc, char** argv) {
   for (size_t nodes : sizes) {
     JoinStoreGetConfig config = join_config;
     config.nodes = nodes;
+    config.late_joiners = static_cast<size_t>(static_cast<double>(nodes) * late_joiner_fraction);
     double cpu_start = cpu_seconds();
     const JoinStoreGetReport report = hive::dht::sim::run_join_store_get(config);
     const double cpu = cpu_seconds() - cpu_start;
@@ -148,6 +155,8 @@ int main(int argc, char** argv) {
                     {"stores", {{"stores", report.stores.stores}, {"ok", report.stores.ok},
                                 {"stored_on", to_json(report.stores.stored_on)},
                                 {"copies_on_nearest", to_json(report.copies_on_nearest)}}},
+                    {"late_joiners", config.late_joiners},
+                    {"copies_on_nearest_after_late_joins", to_json(report.copies_on_nearest_after_joins)},
                     {"gets", to_json(report.gets)},
                     {"network", to_json(report.network)},
                     {"live_nodes_stats", to_json(report.node_stats)},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "dht/node/record_handoff.h"
 #include "dht/ownership/owner.h"
 #include "net/core/log.h"
 
@@ -54,7 +55,9 @@ DhtNode::DhtNode(DhtTransport& transport, Scheduler& scheduler, NodeInfo self, c
       scheduler_(scheduler),
       clock_(clock),
       random_(seed),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  protocol_.on_node_added([this](const NodeInfo& node) { hand_off_records(node); });
+}
 
 DhtNode::~DhtNode() {
   *alive_ = false;
@@ -75,6 +78,39 @@ void DhtNode::bootstrap(std::vector<net::SocketAddress> initial_peers, StatusCal
     lookup(self().id, LookupOptions{options_.parallelism, protocol_.options().bucket_size, std::nullopt},
            [done](LookupResult) { done(net::Status::ok()); });
   });
+}
+
+void DhtNode::hand_off_records(const NodeInfo& newcomer) {
+  LocalStorage& storage = protocol_.storage();
+  const std::vector<DhtId> keys =
+      keys_to_hand_off(protocol_.routing_table(), storage.keys(), newcomer.id, options_.replicas);
+  std::vector<StoreItem> items;
+  for (const DhtId& key : keys) {
+    std::optional<Record> record = storage.get(key);
+    // An owned key's record needs the key's name to prove its owner to the newcomer, and names
+    // are not kept: its owner's next store will reach the newcomer. (Owned subkeys carry their
+    // proof and are handed over.)
+    if (!record || record->owner) continue;
+    for (StoreItem& item : items_of(key, *record, std::nullopt)) items.push_back(std::move(item));
+  }
+  if (items.empty()) return;
+  ++stats_.handoffs;
+  stats_.handed_off_items += items.size();
+  // In requests a peer accepts: at most max_items items, and about kHandoffRequestBytes each so a
+  // large record set does not become one huge message.
+  constexpr size_t kHandoffRequestBytes = 1 << 20;
+  const size_t max_items = protocol_.options().message_limits.max_items;
+  std::vector<StoreItem> batch;
+  size_t batch_bytes = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    batch_bytes += items[i].value.size() + (items[i].subkey ? items[i].subkey->size() : 0);
+    batch.push_back(std::move(items[i]));
+    if (i + 1 == items.size() || batch.size() == max_items || batch_bytes >= kHandoffRequestBytes) {
+      protocol_.call_store(newcomer, std::move(batch), false, [](net::Result<StoreResponse>) {});
+      batch.clear();
+      batch_bytes = 0;
+    }
+  }
 }
 
 void DhtNode::ping_initial_peers(StatusCallback done) {

@@ -7,6 +7,9 @@
 // node asked that lacked it, and locally) and refreshed shortly before it expires while gets
 // keep reading it. Concurrent gets of one key share one lookup.
 //
+// A node that enters the routing table is handed the stored records it should now hold
+// (Kademlia's join step, dht/node/record_handoff.h).
+//
 // bootstrap() pings the initial peers (an error names each one that did not answer), then looks
 // up the node's own id so its neighbours learn of it. A periodic tick refreshes stale buckets,
 // purges expired records and bootstraps again if the routing table has emptied.
@@ -82,6 +85,8 @@ struct DhtNodeStats {
   uint64_t stores = 0;
   uint64_t cache_refreshes = 0;
   uint64_t bucket_refreshes = 0;
+  uint64_t handoffs = 0;            // new nodes sent records (the join step)
+  uint64_t handed_off_items = 0;    // items (a plain value or one subkey) sent in them
 };
 
 class DhtNode {
@@ -129,6 +134,7 @@ class DhtNode {
   void track_cached(const DhtId& key, DhtTime expiration, const std::optional<Bytes>& key_name);
   void refresh_cached(const DhtId& key);
   std::optional<Record> local_record(const DhtId& key);
+  void hand_off_records(const NodeInfo& newcomer);
   void ping_initial_peers(StatusCallback done);
   void schedule_maintenance();
   void maintain();

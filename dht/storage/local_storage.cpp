@@ -147,6 +147,14 @@ std::optional<Record> LocalStorage::get(const DhtId& key) {
   return entry->second.record;
 }
 
+std::vector<DhtId> LocalStorage::keys() {
+  purge_expired();
+  std::vector<DhtId> held;
+  held.reserve(records_.size());
+  for (const auto& [key, record] : records_) held.push_back(key);
+  return held;
+}
+
 PurgeCounts LocalStorage::purge_expired() {
   PurgeCounts counts;
   const DhtTime now = clock_.now();

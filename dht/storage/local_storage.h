@@ -16,6 +16,7 @@
 #include <set>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "dht/core/dht_id.h"
 #include "dht/core/dht_time.h"
@@ -95,6 +96,9 @@ class LocalStorage {
   // The unexpired record under key, or nothing. A dictionary comes with only its unexpired
   // subkeys. Purges expired entries first (hence not const).
   std::optional<Record> get(const DhtId& key);
+
+  // The keys of every unexpired record, in id order. Purges expired entries first.
+  std::vector<DhtId> keys();
 
   // Drops every expired plain record and subkey, and dictionaries left empty.
   PurgeCounts purge_expired();

@@ -35,15 +35,21 @@ TEST(DhtSimulation, EveryStoredKeyIsFoundByAnotherNodeInFewRounds) {
   config.nodes = kScale.nodes;
   config.keys = kScale.keys;
   config.seed = 1;
+  config.late_joiners = kScale.nodes / 10;
   const JoinStoreGetReport report = run_join_store_get(config);
   std::printf("%s", describe(report).c_str());
 
-  EXPECT_EQ(report.nodes, kScale.nodes);
+  EXPECT_EQ(report.nodes, kScale.nodes + config.late_joiners);
   EXPECT_EQ(report.stores.ok, config.keys);
   // Every copy on the key's true nearest nodes (brute force over the swarm): the store's
   // lookup, which ends once the `replicas` nearest have answered, found exactly them.
   EXPECT_EQ(report.copies_on_nearest.count, config.keys);
   EXPECT_EQ(report.copies_on_nearest.mean, static_cast<double>(config.node.replicas));
+  // After 10% more nodes joined (a newcomer is among the nearest of about a third of the keys):
+  // every newcomer that became one of a key's nearest nodes was handed the key by the node
+  // nearest to it (the join step), so the copies moved with the nearest set.
+  EXPECT_EQ(report.copies_on_nearest_after_joins.count, config.keys);
+  EXPECT_EQ(report.copies_on_nearest_after_joins.mean, static_cast<double>(config.node.replicas));
   EXPECT_EQ(report.gets.gets, config.keys);
   EXPECT_EQ(report.gets.found, config.keys);
   EXPECT_LE(report.gets.rounds.mean, 3.5);

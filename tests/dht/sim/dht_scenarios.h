@@ -1,7 +1,8 @@
 // The DHT simulation's scenarios, shared by tests/dht/dht_simulation_test.cpp (which asserts on
 // their reports) and bench/dht_simulation.cpp (which tabulates them):
 //  - JoinStoreGet: N nodes join one after another (joins overlap), K random keys are stored
-//    from random nodes, then each key is read by another random node.
+//    from random nodes, optionally more nodes join, then each key is read by another random
+//    node.
 //  - Churn: N nodes join; K keys are announced by their owners every announce period (as
 //    hivemind's servers re-declare their experts) while nodes are killed and replaced at a
 //    steady rate and random nodes keep reading random announced keys.
@@ -41,6 +42,7 @@ struct JoinStoreGetConfig {
   std::chrono::microseconds join_interval{10'000};  // a node starts joining this often
   std::chrono::microseconds operation_interval{10'000};  // a store (then a get) starts this often
   std::chrono::seconds expiration{3600};
+  size_t late_joiners = 0;  // nodes that join after the stores, before the gets
   NetworkOptions network;
   DhtNodeOptions node = simulated_node_options();
 };
@@ -52,6 +54,9 @@ struct JoinStoreGetReport {
   StoreReport stores;
   // Per key, copies held by the `replicas` nodes nearest to it, after the stores.
   Distribution copies_on_nearest;
+  // The same once the late joiners have joined (empty without them): the nearest nodes are now
+  // partly newcomers, which hold a key only if a node handed it to them (DhtNode's join step).
+  Distribution copies_on_nearest_after_joins;
   GetReport gets;
   NetworkStats network;
   DhtNodeStats node_stats;  // summed over the nodes alive at the end

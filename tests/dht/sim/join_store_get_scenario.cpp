@@ -44,6 +44,12 @@ JoinStoreGetReport run_join_store_get(const JoinStoreGetConfig& config) {
   time.run_until(stores_end + kGrace, [&] { return stores.report.stores == config.keys; });
   report.stores = stores.summarize();
   report.copies_on_nearest = copies_on_nearest_of(swarm, keys, config.node.replicas);
+  if (config.late_joiners > 0) {
+    join(swarm, config.late_joiners, config.join_interval);
+    report.nodes = swarm.joined().size();
+    report.failed_bootstraps = swarm.failed_bootstraps();
+    report.copies_on_nearest_after_joins = copies_on_nearest_of(swarm, keys, config.node.replicas);
+  }
 
   // Gets: each key by a random node other than the one that stored it.
   GetTally gets;

@@ -29,7 +29,8 @@ std::string describe(const NetworkStats& network) {
 std::string describe(const DhtNodeStats& stats) {
   return net::str_cat("  live nodes' stats: ", stats.lookups, " lookups (", stats.bucket_refreshes,
                       " bucket refreshes), ", stats.lookup_requests, " find requests, ", stats.stores,
-                      " stores, ", stats.gets, " gets, ", stats.cache_refreshes, " cache refreshes\n");
+                      " stores, ", stats.gets, " gets, ", stats.cache_refreshes, " cache refreshes, ",
+                      stats.handoffs, " handoffs to new nodes (", stats.handed_off_items, " items)\n");
 }
 
 }  // namespace
@@ -39,7 +40,12 @@ std::string describe(const JoinStoreGetReport& report) {
                       " virtual s (", report.failed_bootstraps, " failed bootstraps)\n",
                       "  stores: ", report.stores.ok, "/", report.stores.stores, " ok; nodes stored on: ",
                       describe(report.stores.stored_on), "\n  copies on the key's nearest nodes: ",
-                      describe(report.copies_on_nearest), "\n", describe(report.gets), describe(report.network),
+                      describe(report.copies_on_nearest), "\n",
+                      report.copies_on_nearest_after_joins.count > 0
+                          ? net::str_cat("  copies on the key's nearest nodes after the late joins: ",
+                                         describe(report.copies_on_nearest_after_joins), "\n")
+                          : std::string(),
+                      describe(report.gets), describe(report.network),
                       describe(report.node_stats), "  routing table entries per node: ",
                       describe(report.routing_table_sizes), "\n  wall: ", report.wall_seconds, " s (joins ", report.join_wall_seconds, " s)\n");
 }

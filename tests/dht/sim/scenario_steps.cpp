@@ -55,6 +55,8 @@ DhtNodeStats node_stats_of(SimulatedSwarm& swarm) {
     total.stores += stats.stores;
     total.cache_refreshes += stats.cache_refreshes;
     total.bucket_refreshes += stats.bucket_refreshes;
+    total.handoffs += stats.handoffs;
+    total.handed_off_items += stats.handed_off_items;
   }
   return total;
 }
