@@ -9,7 +9,7 @@
 // sender already in the table at that address is refreshed, any other is pinged there first and
 // enters the table only with the answer (which names the responder's own id). So a forged
 // request cannot put a node into the table at someone else's address, nor point a known id at
-// a new one, and the table only holds addresses that answered. Ids are not bound to keys: a
+// an address that does not answer as that id, and the table only holds addresses that answered. Ids are not bound to keys: a
 // node may still choose its own id (as in hivemind and OpenDHT).
 //
 // In client mode the node serves nothing and never names itself in requests, so it is never put
