@@ -59,8 +59,9 @@ for ((server = 0; server < servers; ++server)); do
 done
 echo "swarm: $servers servers with $experts_per_server experts each on a $grid grid" >&2
 
+train=("$hive" train --initial-peers "$initial_peers" --grid "$grid" --hidden "$hidden" "$@")
 if [[ -z "${KILL_SERVER_AFTER_EPOCH:-}" ]]; then
-  "$hive" train --initial-peers "$initial_peers" --grid "$grid" --hidden "$hidden" "$@" &
+  "${train[@]}" &
 else
   # The fault lands at a point in training, not at a clock time: the trainer's progress lines
   # (stderr) pass through a reader that SIGKILLs the last server once epoch
@@ -78,8 +79,7 @@ else
       fi
     done
   }
-  "$hive" train --initial-peers "$initial_peers" --grid "$grid" --hidden "$hidden" "$@" \
-    2> >(kill_after_epoch) &
+  "${train[@]}" 2> >(kill_after_epoch) &
 fi
 trainer=$!
 wait "$trainer"

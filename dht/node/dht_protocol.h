@@ -85,8 +85,10 @@ class DhtProtocol {
                   Callback<StoreResponse> done);
   void call_find(const NodeInfo& to, std::vector<DhtId> keys, Callback<FindResponse> done);
 
-  // Called with every node that enters the routing table (not with one that is refreshed), once
-  // it has answered this node; one handler, replaced by the next call.
+  // Called with every node that an answer to this node puts into the routing table: not with
+  // one refreshed, nor with a replacement that the table promotes in place of a failed node
+  // (those wait in full buckets, which only far ranges keep). One handler, replaced by the
+  // next call.
   void on_node_added(std::function<void(const NodeInfo&)> handler) { on_node_added_ = std::move(handler); }
 
   // Stores one item into this node's storage (or cache), with the checks a peer's store gets.

@@ -82,6 +82,12 @@ class DhtProtocolTest : public ::testing::Test {
     ASSERT_TRUE(in_time) << "node " << id.to_hex() << " was never added";
   }
 
+  void a_pings_b_and_b_adds_a() {
+    expect_added_after(b_, a_.info.id, [&] {
+      ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
+    });
+  }
+
   // A find request sent from `from`'s endpoint whose sender field claims `claimed`: what a
   // forger can put in a datagram.
   void send_find_claiming(TestNode& from, const NodeInfo& claimed, const TestNode& to) {
@@ -127,9 +133,7 @@ TEST_F(DhtProtocolTest, SenderEntersUnderTheIdItAnswersWithNotTheOneItClaims) {
 }
 
 TEST_F(DhtProtocolTest, KnownIdClaimedFromAnotherAddressKeepsItsAddress) {
-  expect_added_after(b_, a_.info.id, [&] {
-    ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
-  });
+  a_pings_b_and_b_adds_a();
   // C claims to be A: B pings C's address, which answers as C.
   expect_added_after(b_, c_.info.id, [&] { send_find_claiming(c_, a_.info, b_); });
   EXPECT_EQ(loop_.run_sync([&] { return b_.protocol->routing_table().find(a_.info.id)->address; }),
@@ -138,9 +142,7 @@ TEST_F(DhtProtocolTest, KnownIdClaimedFromAnotherAddressKeepsItsAddress) {
 }
 
 TEST_F(DhtProtocolTest, StoredValueIsFoundByAnotherNodeWithNearestNodesButNotTheAsker) {
-  expect_added_after(b_, a_.info.id, [&] {
-    ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
-  });
+  a_pings_b_and_b_adds_a();
   const DhtId key = DhtId::of_key("ffn.3.");
   StoreItem item{key, std::nullopt, bytes("expert"), kStart + 60'000, std::nullopt};
   auto stored = wait_for<StoreResponse>([&](auto done) { a_.protocol->call_store(b_.info, {item}, false, done); });
@@ -211,9 +213,7 @@ TEST_F(DhtProtocolTest, OwnersSignedStoreIsFoundWithItsProofsAndOthersAreRefused
 }
 
 TEST_F(DhtProtocolTest, AbsentKeyIsAnsweredWithNearestNodes) {
-  expect_added_after(b_, a_.info.id, [&] {
-    ASSERT_TRUE(wait_for<PingResponse>([&](auto done) { a_.protocol->call_ping(b_.info.address, done); }).is_ok());
-  });
+  a_pings_b_and_b_adds_a();
   auto found = wait_for<FindResponse>(
       [&](auto done) { c_.protocol->call_find(b_.info, {DhtId::of_key("nothing here")}, done); });
   ASSERT_TRUE(found.is_ok());
